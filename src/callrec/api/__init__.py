@@ -1,0 +1,1 @@
+"""HTTP ends here: parse requests, call the service, render Twilio-shaped JSON. Nothing else."""

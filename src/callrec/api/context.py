@@ -1,0 +1,25 @@
+"""What the route handlers are given: the services, and the server's public base URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from callrec.service.accounts import AccountService
+from callrec.service.calls import CallService
+from callrec.service.recordings import RecordingService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    accounts: AccountService
+    calls: CallService
+    recordings: RecordingService
+    #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
+    public_url: str | None = None
+
+    def base_url(self, request: Request) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"{request.url.scheme}://{request.url.netloc}"

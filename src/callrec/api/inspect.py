@@ -1,0 +1,36 @@
+"""callrec's own endpoints, outside the Twilio namespace so no SDK ever sees them."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from callrec.api import render
+from callrec.api.auth import authorize
+from callrec.api.context import Services
+from callrec.api.errors import not_found
+from callrec.ids import RECORDING_SID, is_sid
+
+EVENTS = "/_callrec/Accounts/{account_sid}/Recordings/{sid}/Events.json"
+HEALTH = "/_callrec/health"
+
+
+def routes(services: Services) -> list[Route]:
+    async def events(request: Request) -> Response:
+        """A recording's timeline: every start, pause (with its behaviour), resume, stop and
+        finalization, with its time and the credential that asked — the audit trail."""
+        account_sid = request.path_params["account_sid"]
+        await authorize(services.accounts, request, account_sid)
+        sid = request.path_params["sid"]
+        if not is_sid(RECORDING_SID, sid):
+            raise not_found(request.url.path)
+        timeline = await services.recordings.events(account_sid, sid)
+        return render.json_response(
+            {"recording_sid": sid, "events": [render.event(event) for event in timeline]}
+        )
+
+    async def health(_: Request) -> Response:
+        return render.json_response({"status": "ok"})
+
+    return [Route(EVENTS, events, methods=["GET"]), Route(HEALTH, health, methods=["GET"])]

@@ -1,0 +1,141 @@
+"""Twilio JSON for calls and recordings (CONTRACT.md §3, §5), and the HTTP responses carrying it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from callrec.domain.model import (
+    MICROS_PER_SECOND,
+    Call,
+    Micros,
+    Recording,
+    RecordingEvent,
+)
+
+API_VERSION = "2010-04-01"
+ROOT = f"/{API_VERSION}/Accounts"
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rfc2822(at: Micros | None) -> str | None:
+    """`Fri, 14 Oct 2016 21:56:34 +0000`: always UTC, always `+0000` (the SDK drops offsets)."""
+    if at is None:
+        return None
+    t = time.gmtime(at // MICROS_PER_SECOND)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year}"
+        f" {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
+    )
+
+
+def iso8601(at: Micros) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at // MICROS_PER_SECOND)) + (
+        f".{at % MICROS_PER_SECOND:06d}Z"
+    )
+
+
+def json_response(
+    content: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(content), status, headers, media_type="application/json")
+
+
+def call_uri(call: Call) -> str:
+    return f"{ROOT}/{call.account_sid}/Calls/{call.sid}.json"
+
+
+def call(call: Call) -> dict[str, Any]:
+    return {
+        "sid": call.sid,
+        "date_created": rfc2822(call.created_at),
+        "date_updated": rfc2822(call.updated_at),
+        "parent_call_sid": None,
+        "account_sid": call.account_sid,
+        "to": call.to,
+        "to_formatted": call.to,
+        "from": call.from_,
+        "from_formatted": call.from_,
+        "phone_number_sid": None,
+        "status": call.status.value,
+        "start_time": rfc2822(call.start_time),
+        "end_time": rfc2822(call.end_time),
+        "duration": None if call.duration_seconds is None else str(call.duration_seconds),
+        "price": None,
+        "price_unit": "USD",
+        "direction": "outbound-api",
+        "answered_by": None,
+        "api_version": API_VERSION,
+        "forwarded_from": None,
+        "group_sid": None,
+        "caller_name": None,
+        "queue_time": "0",
+        "trunk_sid": None,
+        "uri": call_uri(call),
+        "subresource_uris": {
+            "recordings": f"{ROOT}/{call.account_sid}/Calls/{call.sid}/Recordings.json",
+        },
+    }
+
+
+def _recording_common(recording: Recording) -> dict[str, Any]:
+    return {
+        "account_sid": recording.account_sid,
+        "api_version": API_VERSION,
+        "call_sid": recording.call_sid,
+        "conference_sid": None,
+        "date_created": rfc2822(recording.created_at),
+        "date_updated": rfc2822(recording.updated_at),
+        "start_time": rfc2822(recording.start_time),
+        "duration": None if recording.duration is None else str(recording.duration),
+        "sid": recording.sid,
+        "price": None,
+        "price_unit": None,
+        "status": recording.status.value,
+        "channels": recording.options.channel_count,
+        "source": recording.source.value,
+        "error_code": recording.error_code,
+        "encryption_details": None,
+    }
+
+
+def call_recording(recording: Recording) -> dict[str, Any]:
+    """A recording as the call-level endpoints show it."""
+    body = _recording_common(recording)
+    body["track"] = recording.options.track.value
+    body["uri"] = (
+        f"{ROOT}/{recording.account_sid}/Calls/{recording.call_sid}/Recordings/{recording.sid}.json"
+    )
+    return body
+
+
+def account_recording(recording: Recording, base_url: str) -> dict[str, Any]:
+    """A recording as the account-level endpoints show it: `media_url`, `subresource_uris`, and
+    `deleted` as its status once soft-deleted."""
+    body = _recording_common(recording)
+    if recording.is_deleted:
+        body["status"] = "deleted"
+    path = f"{ROOT}/{recording.account_sid}/Recordings/{recording.sid}"
+    body["uri"] = f"{path}.json"
+    body["media_url"] = f"{base_url}{path}"
+    body["subresource_uris"] = {
+        "add_on_results": f"{path}/AddOnResults.json",
+        "transcriptions": f"{path}/Transcriptions.json",
+    }
+    return body
+
+
+def event(event: RecordingEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind.value,
+        "at": iso8601(event.at),
+        "date": rfc2822(event.at),
+        "actor": event.actor,
+        "pause_behavior": event.pause_behavior.value if event.pause_behavior else None,
+    }

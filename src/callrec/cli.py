@@ -1,0 +1,139 @@
+"""`callrec serve | accounts create | keys create`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from callrec import __version__
+from callrec.domain.errors import DomainError, InvalidParameter, NotFound
+from callrec.server import Config, build, open_accounts
+from callrec.service.accounts import AccountService
+
+DEFAULT_DATA_DIR = os.environ.get("CALLREC_DATA_DIR", "var")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="callrec", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"callrec {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the Twilio-compatible API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    _data_dir(serve)
+    serve.add_argument(
+        "--answer-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long an emulated call rings before it is answered (default 1.0)",
+    )
+    serve.add_argument(
+        "--public-url",
+        help="absolute base URL of this server, for media_url (default: from each request)",
+    )
+
+    accounts = commands.add_parser("accounts", help="manage accounts").add_subparsers(
+        dest="action", required=True
+    )
+    create_account = accounts.add_parser("create", help="create an account, print sid and token")
+    _data_dir(create_account)
+    create_account.add_argument("--friendly-name", default="callrec account")
+    create_account.add_argument("--parent", metavar="AC_SID", help="make it a subaccount of this")
+    create_account.add_argument("--json", action="store_true", help="print JSON")
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create_key = keys.add_parser("create", help="create an API key, print sid and secret")
+    _data_dir(create_key)
+    create_key.add_argument("--account", required=True, metavar="AC_SID")
+    create_key.add_argument("--friendly-name", default="callrec key")
+    create_key.add_argument("--json", action="store_true", help="print JSON")
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "accounts":
+            return _create_account(args)
+        return _create_key(args)
+    except InvalidParameter as error:
+        print(f"callrec: {error.message}", file=sys.stderr)
+        return 2
+    except NotFound:
+        print("callrec: no such account", file=sys.stderr)
+        return 2
+    except DomainError as error:
+        print(f"callrec: {error}", file=sys.stderr)
+        return 2
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(DEFAULT_DATA_DIR),
+        help="where callrec keeps its database and keys (default $CALLREC_DATA_DIR or ./var)",
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = Config(args.data_dir, args.answer_delay, args.public_url)
+    app, accounts = build(config)
+    sid, token = _serving_account(accounts)
+    print(
+        f"callrec {__version__} on http://{args.host}:{args.port} (data in {args.data_dir}/)\n"
+        f"  TWILIO_ACCOUNT_SID={sid}\n"
+        f"  TWILIO_AUTH_TOKEN={token}",
+        flush=True,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _serving_account(accounts: AccountService) -> tuple[str, str]:
+    """The account to show: $TWILIO_ACCOUNT_SID/$TWILIO_AUTH_TOKEN (created if missing), else
+    the first account of this data directory, else a new one."""
+    sid, token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
+    if sid and token:
+        return accounts.ensure_account(sid, token).sid, token
+    existing = accounts.first_account()
+    if existing is None:
+        account, new_token = accounts.create_account("callrec account")
+        return account.sid, new_token
+    account, known = existing
+    return account.sid, known or "(sealed with another key: see CALLREC_SECRET_KEY)"
+
+
+def _create_account(args: argparse.Namespace) -> int:
+    account, token = open_accounts(args.data_dir).create_account(
+        args.friendly_name, parent_sid=args.parent
+    )
+    if args.json:
+        print(
+            json.dumps(
+                {"account_sid": account.sid, "auth_token": token, "parent_sid": account.parent_sid}
+            )
+        )
+    else:
+        print(f"TWILIO_ACCOUNT_SID={account.sid}\nTWILIO_AUTH_TOKEN={token}")
+    return 0
+
+
+def _create_key(args: argparse.Namespace) -> int:
+    sid, secret = open_accounts(args.data_dir).create_api_key(args.account, args.friendly_name)
+    if args.json:
+        print(json.dumps({"sid": sid, "secret": secret, "account_sid": args.account}))
+    else:
+        print(f"API key sid: {sid}\nAPI key secret: {secret}  (shown once; not stored)")
+    return 0

@@ -1,0 +1,175 @@
+"""Value types shared by every layer: accounts, calls, recordings and their timeline events.
+
+Times are integer microseconds since the Unix epoch (UTC) so that durations are exact sums,
+never accumulated floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+Micros = int
+MICROS_PER_SECOND = 1_000_000
+
+
+class CallStatus(StrEnum):
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    FAILED = "failed"
+    NO_ANSWER = "no-answer"
+    CANCELED = "canceled"
+
+    @property
+    def is_ended(self) -> bool:
+        return self not in (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
+
+
+class RecordingStatus(StrEnum):
+    IN_PROGRESS = "in-progress"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    ABSENT = "absent"
+
+    @property
+    def is_live(self) -> bool:
+        return self in (RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED)
+
+    @property
+    def is_final(self) -> bool:
+        return self in (RecordingStatus.COMPLETED, RecordingStatus.ABSENT)
+
+
+class PauseBehavior(StrEnum):
+    SKIP = "skip"
+    SILENCE = "silence"
+
+
+class RecordingSource(StrEnum):
+    START_CALL_RECORDING_API = "StartCallRecordingAPI"
+    OUTBOUND_API = "OutboundAPI"
+
+
+class RecordingTrack(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    BOTH = "both"
+
+
+class RecordingChannels(StrEnum):
+    MONO = "mono"
+    DUAL = "dual"
+
+
+class Trim(StrEnum):
+    TRIM_SILENCE = "trim-silence"
+    DO_NOT_TRIM = "do-not-trim"
+
+
+class CallbackMethod(StrEnum):
+    GET = "GET"
+    POST = "POST"
+
+
+class CallbackEvent(StrEnum):
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    ABSENT = "absent"
+
+
+class EventKind(StrEnum):
+    """What happened to a recording; its timeline is the ordered list of these."""
+
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    STOPPED = "stopped"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    ABSENT = "absent"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingOptions:
+    """How a recording is to be made and reported, as asked at creation."""
+
+    channels: RecordingChannels = RecordingChannels.MONO
+    track: RecordingTrack = RecordingTrack.BOTH
+    trim: Trim = Trim.DO_NOT_TRIM
+    callback_url: str | None = None
+    callback_method: CallbackMethod = CallbackMethod.POST
+    callback_events: tuple[CallbackEvent, ...] = (CallbackEvent.COMPLETED,)
+
+    @property
+    def channel_count(self) -> int:
+        """Channels in the file: dual needs both tracks, a single track is always mono."""
+        both = self.track is RecordingTrack.BOTH
+        return 2 if both and self.channels is RecordingChannels.DUAL else 1
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    sid: str
+    friendly_name: str
+    parent_sid: str | None
+    created_at: Micros
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    sid: str
+    account_sid: str
+    to: str
+    from_: str
+    status: CallStatus
+    created_at: Micros
+    updated_at: Micros
+    answer_at: Micros
+    start_time: Micros | None = None
+    end_time: Micros | None = None
+    record: bool = False
+    recording_options: RecordingOptions = field(default_factory=RecordingOptions)
+
+    @property
+    def duration_seconds(self) -> int | None:
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time) // MICROS_PER_SECOND
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    sid: str
+    account_sid: str
+    call_sid: str
+    status: RecordingStatus
+    source: RecordingSource
+    options: RecordingOptions
+    created_at: Micros
+    updated_at: Micros
+    start_time: Micros
+    pause_behavior: PauseBehavior | None = None
+    duration: int | None = None
+    error_code: int | None = None
+    deleted_at: Micros | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingEvent:
+    """One entry of a recording's timeline, with the credential that caused it (None: callrec)."""
+
+    recording_sid: str
+    kind: EventKind
+    at: Micros
+    actor: str | None
+    pause_behavior: PauseBehavior | None = None

@@ -1,0 +1,158 @@
+"""Recording lifecycle: the transition rules as pure functions, and durations from the timeline.
+
+Each function takes the current state and returns the new state with the events that record the
+change; storing both in one transaction is the caller's job. The state table is CONTRACT.md §4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from callrec.domain.errors import CallNotInProgress, TransitionNotAllowed
+from callrec.domain.model import (
+    MICROS_PER_SECOND,
+    Call,
+    CallStatus,
+    EventKind,
+    Micros,
+    PauseBehavior,
+    Recording,
+    RecordingEvent,
+    RecordingOptions,
+    RecordingSource,
+    RecordingStatus,
+)
+
+Changed = tuple[Recording, list[RecordingEvent]]
+
+#: The statuses UpdateCallRecording may ask for; the others are reached by callrec alone.
+UPDATE_TARGETS = (RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED, RecordingStatus.STOPPED)
+
+
+def start(
+    sid: str,
+    call: Call,
+    options: RecordingOptions,
+    source: RecordingSource,
+    now: Micros,
+    actor: str | None,
+) -> Changed:
+    """Start recording a call; only a call in progress can be recorded (Twilio error 21220)."""
+    if call.status is not CallStatus.IN_PROGRESS:
+        raise CallNotInProgress()
+    recording = Recording(
+        sid=sid,
+        account_sid=call.account_sid,
+        call_sid=call.sid,
+        status=RecordingStatus.IN_PROGRESS,
+        source=source,
+        options=options,
+        created_at=now,
+        updated_at=now,
+        start_time=now,
+    )
+    return recording, [RecordingEvent(sid, EventKind.STARTED, now, actor)]
+
+
+def update(
+    recording: Recording,
+    call: Call,
+    target: RecordingStatus,
+    behavior: PauseBehavior,
+    now: Micros,
+    actor: str | None,
+) -> Changed:
+    """Apply UpdateCallRecording's `Status` (and `PauseBehavior`, used only when pausing)."""
+    if target not in UPDATE_TARGETS:
+        raise TransitionNotAllowed(f"A recording cannot be set to '{target}'")
+    if not recording.status.is_live:
+        raise TransitionNotAllowed(
+            f"The recording is {recording.status} and can no longer be updated"
+        )
+    if call.status is not CallStatus.IN_PROGRESS:
+        raise CallNotInProgress()
+    if target is recording.status:
+        # Pausing a paused recording keeps the first pause's behaviour; resuming a running one
+        # changes nothing (our decision: CONTRACT.md §4).
+        return recording, []
+    if target is RecordingStatus.STOPPED:
+        return _stop(recording, now, actor)
+    if target is RecordingStatus.PAUSED:
+        changed = replace(recording, status=target, pause_behavior=behavior, updated_at=now)
+        return changed, [RecordingEvent(recording.sid, EventKind.PAUSED, now, actor, behavior)]
+    changed = replace(recording, status=target, pause_behavior=None, updated_at=now)
+    return changed, [RecordingEvent(recording.sid, EventKind.RESUMED, now, actor)]
+
+
+def stop_with_call(recording: Recording, now: Micros) -> Changed:
+    """The call ended: a live recording stops with it; any other is left as it is."""
+    if not recording.status.is_live:
+        return recording, []
+    return _stop(recording, now, None)
+
+
+def _stop(recording: Recording, now: Micros, actor: str | None) -> Changed:
+    changed = replace(
+        recording, status=RecordingStatus.STOPPED, pause_behavior=None, updated_at=now
+    )
+    return changed, [RecordingEvent(recording.sid, EventKind.STOPPED, now, actor)]
+
+
+def begin_processing(recording: Recording, now: Micros) -> Changed:
+    """A stopped recording moves on to `processing` while its media is made."""
+    if recording.status is not RecordingStatus.STOPPED:
+        return recording, []
+    changed = replace(recording, status=RecordingStatus.PROCESSING, updated_at=now)
+    return changed, [RecordingEvent(recording.sid, EventKind.PROCESSING, now, None)]
+
+
+def complete(recording: Recording, duration: int, now: Micros) -> Changed:
+    """The media is ready: the recording is `completed` with its duration in whole seconds."""
+    if recording.status is not RecordingStatus.PROCESSING:
+        return recording, []
+    changed = replace(
+        recording, status=RecordingStatus.COMPLETED, duration=duration, updated_at=now
+    )
+    return changed, [RecordingEvent(recording.sid, EventKind.COMPLETED, now, None)]
+
+
+def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
+    """Soft-delete a finished recording; a live or unfinished one must finish first."""
+    if recording.is_deleted:
+        return recording, []
+    if not recording.status.is_final:
+        raise TransitionNotAllowed(
+            f"The recording is {recording.status}; stop it and wait for it to complete "
+            "before deleting it"
+        )
+    changed = replace(recording, deleted_at=now, updated_at=now)
+    return changed, [RecordingEvent(recording.sid, EventKind.DELETED, now, actor)]
+
+
+def recorded_micros(events: Iterable[RecordingEvent]) -> Micros:
+    """Length of the recording the timeline describes: wall time from start to stop, less every
+    `skip` pause (a `silence` pause is kept as silence, so it counts)."""
+    started: Micros | None = None
+    stopped: Micros | None = None
+    skipped: Micros = 0
+    skip_began: Micros | None = None
+    for event in events:
+        if event.kind is EventKind.STARTED:
+            started = event.at
+        elif event.kind is EventKind.PAUSED and event.pause_behavior is PauseBehavior.SKIP:
+            skip_began = event.at
+        elif event.kind in (EventKind.RESUMED, EventKind.STOPPED) and skip_began is not None:
+            skipped += event.at - skip_began
+            skip_began = None
+        if event.kind is EventKind.STOPPED:
+            stopped = event.at
+            break
+    if started is None or stopped is None:
+        return 0
+    return max(0, stopped - started - skipped)
+
+
+def whole_seconds(micros: Micros) -> int:
+    """Twilio reports durations as whole seconds; we round to the nearest (our decision)."""
+    return (micros + MICROS_PER_SECOND // 2) // MICROS_PER_SECOND

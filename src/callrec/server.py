@@ -1,0 +1,57 @@
+"""The composition root: builds the store, the services and the ASGI app for one data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from callrec.api.app import create_app
+from callrec.api.context import Services
+from callrec.credentials import Sealer
+from callrec.domain.model import MICROS_PER_SECOND
+from callrec.ids import Clock, SidFactory, new_sid, system_clock
+from callrec.service.accounts import AccountService
+from callrec.service.calls import CallService
+from callrec.service.deps import Deps, Settings
+from callrec.service.lifecycle import Lifecycle
+from callrec.service.recordings import RecordingService
+from callrec.storage.sqlite import SqliteStore
+
+DATABASE_FILE = "callrec.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    data_dir: Path
+    answer_delay_seconds: float = 1.0
+    public_url: str | None = None
+
+
+def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService:
+    """The account service alone, for the CLI's account and key commands."""
+    store = SqliteStore(data_dir / DATABASE_FILE)
+    return AccountService(store, clock, new_sid, Sealer.for_data_dir(data_dir))
+
+
+def build(
+    config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid
+) -> tuple[Starlette, AccountService]:
+    store = SqliteStore(config.data_dir / DATABASE_FILE)
+    settings = Settings(answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND))
+    deps = Deps(store, clock, sid_factory, settings)
+    lifecycle = Lifecycle(deps)
+    accounts = AccountService(store, clock, sid_factory, Sealer.for_data_dir(config.data_dir))
+    services = Services(
+        accounts=accounts,
+        calls=CallService(deps, lifecycle),
+        recordings=RecordingService(deps, lifecycle),
+        public_url=config.public_url,
+    )
+
+    async def stop() -> None:
+        await lifecycle.close()
+        await store.close()
+
+    return create_app(services, lifecycle.resume, stop), accounts

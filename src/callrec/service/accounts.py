@@ -1,0 +1,154 @@
+"""Accounts, subaccounts, API keys, and checking who a request comes from (CONTRACT.md §9)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+
+from callrec.credentials import Sealer, fingerprint, hash_secret, new_secret, verify_secret
+from callrec.domain.errors import InvalidParameter, NotFound
+from callrec.domain.model import Account
+from callrec.ids import ACCOUNT_SID, Clock, SidFactory, is_sid
+from callrec.storage.base import Credential, Store, Tx
+
+#: How long a verified secret is trusted without another scrypt check. Bounds how long a
+#: deleted credential keeps working in a running server.
+VERIFIED_TTL_SECONDS = 60.0
+#: scrypt checks running at once; a flood of wrong passwords queues here instead of eating
+#: every core and 16 MiB of memory per check.
+CONCURRENT_CHECKS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: the credential used and the account it belongs to."""
+
+    credential_sid: str
+    account_sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    fingerprint: bytes
+    principal: Principal
+    expires: float
+
+
+class AccountService:
+    def __init__(self, store: Store, clock: Clock, new_sid: SidFactory, sealer: Sealer) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_sid = new_sid
+        self._sealer = sealer
+        self._verified: dict[str, _Verified] = {}
+        self._accounts: dict[str, Account] = {}
+        self._cache_key = secrets.token_bytes(32)
+        self._checks = asyncio.Semaphore(CONCURRENT_CHECKS)
+
+    # provisioning: synchronous, for the CLI and for server start-up
+
+    def create_account(
+        self,
+        friendly_name: str,
+        parent_sid: str | None = None,
+        sid: str | None = None,
+        token: str | None = None,
+    ) -> tuple[Account, str]:
+        """A new account and its auth token (made here unless given)."""
+        account = Account(sid or self._new_sid("AC"), friendly_name, parent_sid, self._clock())
+        token = token or new_secret()
+
+        def insert(tx: Tx) -> None:
+            if parent_sid is not None:
+                parent = tx.account(parent_sid)
+                if parent is None:
+                    raise NotFound()
+                if parent.parent_sid is not None:
+                    raise InvalidParameter("parent", "A subaccount cannot have subaccounts")
+            tx.insert_account(account)
+            tx.insert_credential(self._credential(account.sid, account.sid, "Auth token", token))
+
+        self._store.run_now(insert)
+        return account, token
+
+    def create_api_key(self, account_sid: str, friendly_name: str) -> tuple[str, str]:
+        """A new API key of the account: its sid and its secret (shown once, never stored)."""
+        sid, secret = self._new_sid("SK"), new_secret()
+
+        def insert(tx: Tx) -> None:
+            if tx.account(account_sid) is None:
+                raise NotFound()
+            tx.insert_credential(self._credential(sid, account_sid, friendly_name, secret))
+
+        self._store.run_now(insert)
+        return sid, secret
+
+    def ensure_account(self, sid: str, token: str) -> Account:
+        """The account `sid` with auth token `token`, created if missing (for an app's existing
+        TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)."""
+        if not is_sid(ACCOUNT_SID, sid):
+            raise InvalidParameter("TWILIO_ACCOUNT_SID", f"'{sid}' is not an account sid")
+        existing = self._store.run_now(lambda tx: (tx.account(sid), tx.credential(sid)))
+        account, credential = existing
+        if account is None or credential is None:
+            account, _ = self.create_account("callrec account", sid=sid, token=token)
+            return account
+        if not verify_secret(token, credential.secret_hash):
+            raise InvalidParameter(
+                "TWILIO_AUTH_TOKEN", f"Account {sid} exists here with a different auth token"
+            )
+        return account
+
+    def first_account(self) -> tuple[Account, str | None] | None:
+        """The oldest top-level account and its auth token (None if sealed with another key)."""
+
+        def first(tx: Tx) -> tuple[Account, Credential | None] | None:
+            top = [account for account in tx.accounts() if account.parent_sid is None]
+            return (top[0], tx.credential(top[0].sid)) if top else None
+
+        found = self._store.run_now(first)
+        if found is None:
+            return None
+        account, credential = found
+        sealed = credential.secret_sealed if credential else None
+        return account, self._sealer.unseal(sealed) if sealed else None
+
+    def _credential(self, sid: str, account_sid: str, name: str, secret: str) -> Credential:
+        sealed = self._sealer.seal(secret) if sid == account_sid else None
+        return Credential(sid, account_sid, name, hash_secret(secret), sealed, self._clock())
+
+    # authentication and authorization, per request
+
+    async def authenticate(self, username: str, secret: str) -> Principal | None:
+        """The principal these Basic credentials prove, or None."""
+        now = time.monotonic()
+        print_ = fingerprint(secret, self._cache_key)
+        known = self._verified.get(username)
+        if known is not None and known.expires > now:
+            return known.principal if secrets.compare_digest(known.fingerprint, print_) else None
+        credential = await self._store.read(lambda tx: tx.credential(username))
+        if credential is None:
+            return None
+        async with self._checks:
+            loop = asyncio.get_running_loop()
+            valid = await loop.run_in_executor(None, verify_secret, secret, credential.secret_hash)
+        if not valid:
+            return None
+        principal = Principal(credential.sid, credential.account_sid)
+        self._verified[username] = _Verified(print_, principal, now + VERIFIED_TTL_SECONDS)
+        return principal
+
+    async def may_act_on(self, principal: Principal, account_sid: str) -> bool:
+        """Whether the principal may act on `account_sid`: its own account, or a subaccount of
+        it. Raises NotFound if there is no such account."""
+        if principal.account_sid == account_sid:
+            return True
+        account = self._accounts.get(account_sid)
+        if account is None:
+            account = await self._store.read(lambda tx: tx.account(account_sid))
+            if account is None:
+                raise NotFound()
+            self._accounts[account_sid] = account  # accounts never change parent
+        return account.parent_sid == principal.account_sid

@@ -1,0 +1,92 @@
+"""Use cases of the Calls resource."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callrec.domain import call as calls
+from callrec.domain import recording as recordings
+from callrec.domain.errors import TransitionNotAllowed
+from callrec.domain.model import Call, CallStatus, RecordingOptions
+from callrec.service.deps import Deps, owned_call
+from callrec.service.lifecycle import Lifecycle
+from callrec.storage.base import CallFilter, PageRequest, Position, Tx
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    to: str
+    from_: str
+    record: bool
+    recording_options: RecordingOptions
+
+
+class CallService:
+    def __init__(self, deps: Deps, lifecycle: Lifecycle) -> None:
+        self._deps = deps
+        self._lifecycle = lifecycle
+
+    async def create(self, account_sid: str, request: NewCall) -> Call:
+        call = calls.create(
+            self._deps.new_sid("CA"),
+            account_sid,
+            request.to,
+            request.from_,
+            self._deps.clock(),
+            self._deps.settings.answer_delay,
+            request.record,
+            request.recording_options,
+        )
+
+        def insert(tx: Tx) -> None:
+            tx.insert_call(call)
+
+        await self._deps.store.write(insert)
+        self._lifecycle.call_created(call.sid, call.created_at, call.answer_at)
+        return call
+
+    async def fetch(self, account_sid: str, sid: str) -> Call:
+        return await self._deps.store.read(lambda tx: owned_call(tx, account_sid, sid))
+
+    async def find(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]:
+        return await self._deps.store.read(lambda tx: tx.list_calls(where, page))
+
+    async def update(
+        self, account_sid: str, sid: str, status: CallStatus | None, redirect: bool
+    ) -> Call:
+        """End the call (`status`), or accept a redirect (`Url`/`Twiml`: nothing to run here)."""
+
+        def update(tx: Tx) -> tuple[Call, list[str]]:
+            call = owned_call(tx, account_sid, sid)
+            if status is None:
+                if redirect:
+                    calls.check_redirectable(call)
+                return call, []
+            now = self._deps.clock()
+            ended = calls.end(call, status, now)
+            if ended is call:
+                return call, []
+            tx.update_call(ended)
+            stopped = []
+            for recording in tx.recordings_of_call(sid):
+                changed, events = recordings.stop_with_call(recording, now)
+                if events:
+                    tx.update_recording(changed)
+                    tx.append_events(events)
+                    stopped.append(changed.sid)
+            return ended, stopped
+
+        call, stopped = await self._deps.store.write(update)
+        self._lifecycle.recordings_stopped(stopped)
+        return call
+
+    async def delete(self, account_sid: str, sid: str) -> None:
+        """Delete the call's record; its recordings stay, at account level (our decision)."""
+
+        def delete(tx: Tx) -> None:
+            call = owned_call(tx, account_sid, sid)
+            if not call.status.is_ended:
+                raise TransitionNotAllowed(f"The call is {call.status}; end it before deleting it")
+            tx.delete_call(sid)
+
+        await self._deps.store.write(delete)

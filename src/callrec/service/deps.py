@@ -1,0 +1,41 @@
+"""What every use case needs, passed in so tests can replace the clock, the sids or the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callrec.domain.errors import NotFound
+from callrec.domain.model import MICROS_PER_SECOND, Call, Micros, Recording
+from callrec.ids import Clock, SidFactory
+from callrec.storage.base import Store, Tx
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: How long an emulated call takes to be answered after it is created.
+    answer_delay: Micros = 1 * MICROS_PER_SECOND
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    store: Store
+    clock: Clock
+    new_sid: SidFactory
+    settings: Settings = Settings()
+
+
+def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:
+    call = tx.call(call_sid)
+    if call is None or call.account_sid != account_sid:
+        raise NotFound()
+    return call
+
+
+def owned_recording(tx: Tx, account_sid: str, sid: str, call_sid: str | None = None) -> Recording:
+    """The recording `sid` of the account (and of `call_sid`, when the path names a call)."""
+    recording = tx.recording(sid)
+    if recording is None or recording.account_sid != account_sid:
+        raise NotFound()
+    if call_sid is not None and recording.call_sid != call_sid:
+        raise NotFound()
+    return recording

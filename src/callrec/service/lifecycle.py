@@ -1,0 +1,136 @@
+"""Background work that no request waits for: answering emulated calls and finalizing stopped
+recordings. Everything it acts on is in the store, so after a restart `resume()` picks up
+whatever was left halfway."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from callrec.domain import call as calls
+from callrec.domain import recording as recordings
+from callrec.domain.model import (
+    MICROS_PER_SECOND,
+    CallStatus,
+    Micros,
+    RecordingSource,
+    RecordingStatus,
+)
+from callrec.service.deps import Deps
+from callrec.storage.base import Tx
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def call_created(self, call_sid: str, created_at: Micros, answer_at: Micros) -> None:
+        ring_at = created_at + (answer_at - created_at) // 2
+        self._at(ring_at, lambda: self._ring(call_sid))
+        self._at(answer_at, lambda: self._answer(call_sid))
+
+    def recordings_stopped(self, sids: Iterable[str]) -> None:
+        for sid in sids:
+            self._spawn(self._finalize(sid))
+
+    async def resume(self) -> None:
+        """Re-schedule what a previous run of the server left unfinished."""
+
+        def unfinished(tx: Tx) -> tuple[list[tuple[str, Micros, Micros]], list[str]]:
+            pending = [(c.sid, c.created_at, c.answer_at) for c in tx.pending_calls()]
+            stopped = tx.recordings_in([RecordingStatus.STOPPED, RecordingStatus.PROCESSING])
+            return pending, [r.sid for r in stopped]
+
+        pending, stopped = await self._deps.store.read(unfinished)
+        for sid, created_at, answer_at in pending:
+            self.call_created(sid, created_at, answer_at)
+        self.recordings_stopped(stopped)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _ring(self, call_sid: str) -> None:
+        def ring(tx: Tx) -> None:
+            call = tx.call(call_sid)
+            if call is not None and call.status is CallStatus.QUEUED:
+                tx.update_call(calls.ring(call, self._deps.clock()))
+
+        await self._deps.store.write(ring)
+
+    async def _answer(self, call_sid: str) -> None:
+        def answer(tx: Tx) -> None:
+            call = tx.call(call_sid)
+            if call is None:
+                return
+            now = self._deps.clock()
+            answered = calls.answer(call, now)
+            if answered is call:
+                return
+            tx.update_call(answered)
+            if answered.record:
+                recording, events = recordings.start(
+                    self._deps.new_sid("RE"),
+                    answered,
+                    answered.recording_options,
+                    RecordingSource.OUTBOUND_API,
+                    now,
+                    actor=None,
+                )
+                tx.insert_recording(recording)
+                tx.append_events(events)
+
+        await self._deps.store.write(answer)
+
+    async def _finalize(self, sid: str) -> None:
+        """stopped → processing → completed, with the duration the timeline gives."""
+
+        def begin(tx: Tx) -> None:
+            recording = tx.recording(sid)
+            if recording is not None:
+                changed, events = recordings.begin_processing(recording, self._deps.clock())
+                if events:
+                    tx.update_recording(changed)
+                    tx.append_events(events)
+
+        def complete(tx: Tx) -> None:
+            recording = tx.recording(sid)
+            if recording is None:
+                return
+            length = recordings.recorded_micros(tx.events(sid))
+            changed, events = recordings.complete(
+                recording, recordings.whole_seconds(length), self._deps.clock()
+            )
+            if events:
+                tx.update_recording(changed)
+                tx.append_events(events)
+
+        await self._deps.store.write(begin)
+        await self._deps.store.write(complete)
+
+    def _at(self, when: Micros, action: Callable[[], Awaitable[None]]) -> None:
+        async def later() -> None:
+            delay = (when - self._deps.clock()) / MICROS_PER_SECOND
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await action()
+
+        self._spawn(later())
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # logged, and retried by resume() at the next start
+                log.exception("background work failed")
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

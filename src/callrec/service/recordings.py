@@ -1,0 +1,142 @@
+"""Use cases of the call Recordings and account Recordings resources."""
+
+from __future__ import annotations
+
+from callrec.domain import recording as recordings
+from callrec.domain.errors import NotFound, SeveralActiveRecordings
+from callrec.domain.model import (
+    PauseBehavior,
+    Recording,
+    RecordingEvent,
+    RecordingOptions,
+    RecordingSource,
+    RecordingStatus,
+)
+from callrec.service.deps import Deps, owned_call, owned_recording
+from callrec.service.lifecycle import Lifecycle
+from callrec.storage.base import PageRequest, Position, RecordingFilter, Tx
+
+#: The pseudo-sid that names a call's one active recording (UpdateCallRecording only).
+CURRENT = "Twilio.CURRENT"
+
+
+class RecordingService:
+    def __init__(self, deps: Deps, lifecycle: Lifecycle) -> None:
+        self._deps = deps
+        self._lifecycle = lifecycle
+
+    async def start(
+        self, account_sid: str, call_sid: str, options: RecordingOptions, actor: str
+    ) -> Recording:
+        sid = self._deps.new_sid("RE")
+
+        def start(tx: Tx) -> Recording:
+            call = owned_call(tx, account_sid, call_sid)
+            recording, events = recordings.start(
+                sid,
+                call,
+                options,
+                RecordingSource.START_CALL_RECORDING_API,
+                self._deps.clock(),
+                actor,
+            )
+            tx.insert_recording(recording)
+            tx.append_events(events)
+            return recording
+
+        return await self._deps.store.write(start)
+
+    async def update(
+        self,
+        account_sid: str,
+        call_sid: str,
+        sid: str,
+        target: RecordingStatus,
+        behavior: PauseBehavior,
+        actor: str,
+    ) -> Recording:
+        def update(tx: Tx) -> Recording:
+            call = owned_call(tx, account_sid, call_sid)
+            if sid == CURRENT:
+                recording = _current(tx, call_sid)
+            else:
+                recording = owned_recording(tx, account_sid, sid, call_sid)
+            changed, events = recordings.update(
+                recording, call, target, behavior, self._deps.clock(), actor
+            )
+            if events:
+                tx.update_recording(changed)
+                tx.append_events(events)
+            return changed
+
+        changed = await self._deps.store.write(update)
+        if changed.status is RecordingStatus.STOPPED:
+            self._lifecycle.recordings_stopped([changed.sid])
+        return changed
+
+    async def fetch(
+        self,
+        account_sid: str,
+        sid: str,
+        call_sid: str | None = None,
+        include_deleted: bool = False,
+    ) -> Recording:
+        def fetch(tx: Tx) -> Recording:
+            if call_sid is not None:
+                owned_call(tx, account_sid, call_sid)
+            recording = owned_recording(tx, account_sid, sid, call_sid)
+            if recording.is_deleted and not include_deleted:
+                raise NotFound()
+            return recording
+
+        return await self._deps.store.read(fetch)
+
+    async def find(
+        self, where: RecordingFilter, page: PageRequest
+    ) -> list[tuple[Position, Recording]]:
+        return await self._deps.store.read(lambda tx: tx.list_recordings(where, page))
+
+    async def list_of_call(
+        self, where: RecordingFilter, page: PageRequest
+    ) -> list[tuple[Position, Recording]]:
+        """A call's recordings: the call must exist (a 404 otherwise, not an empty list)."""
+        assert where.call_sid is not None
+        call_sid = where.call_sid
+
+        def find(tx: Tx) -> list[tuple[Position, Recording]]:
+            owned_call(tx, where.account_sid, call_sid)
+            return tx.list_recordings(where, page)
+
+        return await self._deps.store.read(find)
+
+    async def delete(
+        self, account_sid: str, sid: str, actor: str, call_sid: str | None = None
+    ) -> None:
+        def delete(tx: Tx) -> None:
+            if call_sid is not None:
+                owned_call(tx, account_sid, call_sid)
+            recording = owned_recording(tx, account_sid, sid, call_sid)
+            if recording.is_deleted:
+                raise NotFound()
+            changed, events = recordings.delete(recording, self._deps.clock(), actor)
+            tx.update_recording(changed)
+            tx.append_events(events)
+
+        await self._deps.store.write(delete)
+
+    async def events(self, account_sid: str, sid: str) -> list[RecordingEvent]:
+        def timeline(tx: Tx) -> list[RecordingEvent]:
+            owned_recording(tx, account_sid, sid)
+            return tx.events(sid)
+
+        return await self._deps.store.read(timeline)
+
+
+def _current(tx: Tx, call_sid: str) -> Recording:
+    """`Twilio.CURRENT`: the call's one live recording (404 if none, 16108 if several)."""
+    live = [r for r in tx.recordings_of_call(call_sid) if r.status.is_live]
+    if not live:
+        raise NotFound()
+    if len(live) > 1:
+        raise SeveralActiveRecordings()
+    return live[0]

@@ -1,0 +1,120 @@
+"""The one storage interface. The domain and the service see only these types.
+
+A unit of work is a plain function `work(tx) -> result` that runs inside one transaction:
+everything it writes commits together or not at all. `Store.write` runs units that change state,
+serialized; `Store.read` runs read-only units concurrently with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from callrec.domain.model import (
+    Account,
+    Call,
+    CallStatus,
+    Micros,
+    Recording,
+    RecordingEvent,
+    RecordingStatus,
+)
+
+T = TypeVar("T")
+
+
+class StorageError(Exception):
+    """The store could not do its work (disk full, database gone); nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a row sits in newest-first order: the keyset cursor behind page tokens."""
+
+    created_at: Micros
+    row_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    size: int
+    offset: int = 0
+    after: Position | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """A half-open range [start, end) of instants; either end may be open."""
+
+    start: Micros | None = None
+    end: Micros | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFilter:
+    account_sid: str
+    to: str | None = None
+    from_: str | None = None
+    status: CallStatus | None = None
+    start_time: TimeRange = TimeRange()
+    end_time: TimeRange = TimeRange()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingFilter:
+    account_sid: str
+    call_sid: str | None = None
+    date_created: TimeRange = TimeRange()
+    include_deleted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A secret that authenticates as an account: its auth token, or one of its API keys."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    secret_hash: str
+    secret_sealed: bytes | None
+    created_at: Micros
+
+
+class Tx(Protocol):
+    """What a unit of work may do inside its transaction."""
+
+    def account(self, sid: str) -> Account | None: ...
+    def accounts(self) -> Sequence[Account]: ...
+    def insert_account(self, account: Account) -> None: ...
+    def credential(self, sid: str) -> Credential | None: ...
+    def insert_credential(self, credential: Credential) -> None: ...
+
+    def call(self, sid: str) -> Call | None: ...
+    def insert_call(self, call: Call) -> None: ...
+    def update_call(self, call: Call) -> None: ...
+    def delete_call(self, sid: str) -> None: ...
+    def pending_calls(self) -> Sequence[Call]: ...
+    def list_calls(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]: ...
+
+    def recording(self, sid: str) -> Recording | None: ...
+    def recordings_of_call(self, call_sid: str) -> Sequence[Recording]: ...
+    def recordings_in(self, statuses: Sequence[RecordingStatus]) -> Sequence[Recording]: ...
+    def insert_recording(self, recording: Recording) -> None: ...
+    def update_recording(self, recording: Recording) -> None: ...
+    def list_recordings(
+        self, where: RecordingFilter, page: PageRequest
+    ) -> list[tuple[Position, Recording]]: ...
+
+    def append_events(self, events: Sequence[RecordingEvent]) -> None: ...
+    def events(self, recording_sid: str) -> list[RecordingEvent]: ...
+
+
+class Store(Protocol):
+    async def write(self, work: Callable[[Tx], T]) -> T: ...
+    async def read(self, work: Callable[[Tx], T]) -> T: ...
+    def run_now(self, work: Callable[[Tx], T]) -> T:
+        """Run a unit of work synchronously, outside the server (the CLI)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,359 @@
+"""The SQL of `Tx` for SQLite: rows in, value types out. Kept portable to PostgreSQL's dialect
+where it costs nothing (row values, partial indexes, no SQLite-only functions)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from callrec.domain.model import (
+    Account,
+    Call,
+    CallbackEvent,
+    CallbackMethod,
+    CallStatus,
+    EventKind,
+    PauseBehavior,
+    Recording,
+    RecordingChannels,
+    RecordingEvent,
+    RecordingOptions,
+    RecordingSource,
+    RecordingStatus,
+    RecordingTrack,
+    Trim,
+)
+from callrec.storage.base import (
+    CallFilter,
+    Credential,
+    PageRequest,
+    Position,
+    RecordingFilter,
+    TimeRange,
+)
+
+_CALL_COLUMNS = (
+    "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
+    " start_time, end_time, record, recording_options"
+)
+_RECORDING_COLUMNS = (
+    "id, sid, account_sid, call_sid, status, source, options, created_at, updated_at,"
+    " start_time, pause_behavior, duration, error_code, deleted_at"
+)
+
+
+def encode_options(options: RecordingOptions) -> str:
+    return json.dumps(
+        {
+            "channels": options.channels.value,
+            "track": options.track.value,
+            "trim": options.trim.value,
+            "callback_url": options.callback_url,
+            "callback_method": options.callback_method.value,
+            "callback_events": [event.value for event in options.callback_events],
+        }
+    )
+
+
+def decode_options(text: str) -> RecordingOptions:
+    raw = json.loads(text)
+    return RecordingOptions(
+        channels=RecordingChannels(raw["channels"]),
+        track=RecordingTrack(raw["track"]),
+        trim=Trim(raw["trim"]),
+        callback_url=raw["callback_url"],
+        callback_method=CallbackMethod(raw["callback_method"]),
+        callback_events=tuple(CallbackEvent(event) for event in raw["callback_events"]),
+    )
+
+
+def _call(row: sqlite3.Row) -> Call:
+    return Call(
+        sid=row["sid"],
+        account_sid=row["account_sid"],
+        to=row["to_number"],
+        from_=row["from_number"],
+        status=CallStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        answer_at=row["answer_at"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        record=bool(row["record"]),
+        recording_options=decode_options(row["recording_options"]),
+    )
+
+
+def _recording(row: sqlite3.Row) -> Recording:
+    behavior = row["pause_behavior"]
+    return Recording(
+        sid=row["sid"],
+        account_sid=row["account_sid"],
+        call_sid=row["call_sid"],
+        status=RecordingStatus(row["status"]),
+        source=RecordingSource(row["source"]),
+        options=decode_options(row["options"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        start_time=row["start_time"],
+        pause_behavior=PauseBehavior(behavior) if behavior else None,
+        duration=row["duration"],
+        error_code=row["error_code"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+def _account(row: sqlite3.Row) -> Account:
+    return Account(row["sid"], row["friendly_name"], row["parent_sid"], row["created_at"])
+
+
+class _Where:
+    """Accumulates a WHERE clause and its parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def add_range(self, column: str, span: TimeRange) -> None:
+        if span.start is not None:
+            self.add(f"{column} >= ?", span.start)
+        if span.end is not None:
+            self.add(f"{column} < ?", span.end)
+
+    def add_page(self, page: PageRequest) -> str:
+        """Add the keyset condition and return the ORDER/LIMIT/OFFSET tail (size + 1 rows, so
+        the caller can tell whether another page follows)."""
+        if page.after is not None:
+            self.add("(created_at, id) < (?, ?)", page.after.created_at, page.after.row_id)
+            offset = 0
+        else:
+            offset = page.offset
+        return f" ORDER BY created_at DESC, id DESC LIMIT {page.size + 1} OFFSET {offset}"
+
+    @property
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
+
+
+class SqliteTx:
+    """`Tx` over one SQLite connection; the transaction is the caller's."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def _one(self, sql: str, *params: Any) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+        return row
+
+    def _all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
+        return self._conn.execute(sql, params).fetchall()
+
+    # accounts and credentials
+
+    def account(self, sid: str) -> Account | None:
+        row = self._one("SELECT * FROM accounts WHERE sid = ?", sid)
+        return _account(row) if row else None
+
+    def accounts(self) -> Sequence[Account]:
+        return [_account(row) for row in self._all("SELECT * FROM accounts ORDER BY created_at")]
+
+    def insert_account(self, account: Account) -> None:
+        self._conn.execute(
+            "INSERT INTO accounts (sid, friendly_name, parent_sid, created_at) VALUES (?, ?, ?, ?)",
+            (account.sid, account.friendly_name, account.parent_sid, account.created_at),
+        )
+
+    def credential(self, sid: str) -> Credential | None:
+        row = self._one("SELECT * FROM credentials WHERE sid = ?", sid)
+        if row is None:
+            return None
+        return Credential(
+            row["sid"],
+            row["account_sid"],
+            row["friendly_name"],
+            row["secret_hash"],
+            row["secret_sealed"],
+            row["created_at"],
+        )
+
+    def insert_credential(self, credential: Credential) -> None:
+        self._conn.execute(
+            "INSERT INTO credentials (sid, account_sid, friendly_name, secret_hash, secret_sealed,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                credential.sid,
+                credential.account_sid,
+                credential.friendly_name,
+                credential.secret_hash,
+                credential.secret_sealed,
+                credential.created_at,
+            ),
+        )
+
+    # calls
+
+    def call(self, sid: str) -> Call | None:
+        row = self._one(f"SELECT {_CALL_COLUMNS} FROM calls WHERE sid = ?", sid)
+        return _call(row) if row else None
+
+    def insert_call(self, call: Call) -> None:
+        self._conn.execute(
+            f"INSERT INTO calls ({_CALL_COLUMNS})"
+            " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                call.sid,
+                call.account_sid,
+                call.to,
+                call.from_,
+                call.status.value,
+                call.created_at,
+                call.updated_at,
+                call.answer_at,
+                call.start_time,
+                call.end_time,
+                int(call.record),
+                encode_options(call.recording_options),
+            ),
+        )
+
+    def update_call(self, call: Call) -> None:
+        self._conn.execute(
+            "UPDATE calls SET status = ?, updated_at = ?, start_time = ?, end_time = ?"
+            " WHERE sid = ?",
+            (call.status.value, call.updated_at, call.start_time, call.end_time, call.sid),
+        )
+
+    def delete_call(self, sid: str) -> None:
+        self._conn.execute("DELETE FROM calls WHERE sid = ?", (sid,))
+
+    def pending_calls(self) -> Sequence[Call]:
+        rows = self._all(f"SELECT {_CALL_COLUMNS} FROM calls WHERE status IN ('queued', 'ringing')")
+        return [_call(row) for row in rows]
+
+    def list_calls(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]:
+        clause = _Where()
+        clause.add("account_sid = ?", where.account_sid)
+        if where.to is not None:
+            clause.add("to_number = ?", where.to)
+        if where.from_ is not None:
+            clause.add("from_number = ?", where.from_)
+        if where.status is not None:
+            clause.add("status = ?", where.status.value)
+        clause.add_range("start_time", where.start_time)
+        clause.add_range("end_time", where.end_time)
+        tail = clause.add_page(page)
+        rows = self._all(f"SELECT {_CALL_COLUMNS} FROM calls{clause.sql}{tail}", *clause.params)
+        return [(Position(row["created_at"], row["id"]), _call(row)) for row in rows]
+
+    # recordings
+
+    def recording(self, sid: str) -> Recording | None:
+        row = self._one(f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE sid = ?", sid)
+        return _recording(row) if row else None
+
+    def recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
+        rows = self._all(
+            f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE call_sid = ?"
+            " ORDER BY created_at DESC, id DESC",
+            call_sid,
+        )
+        return [_recording(row) for row in rows]
+
+    def recordings_in(self, statuses: Sequence[RecordingStatus]) -> Sequence[Recording]:
+        marks = ", ".join("?" for _ in statuses)
+        rows = self._all(
+            f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE status IN ({marks})",
+            *(status.value for status in statuses),
+        )
+        return [_recording(row) for row in rows]
+
+    def insert_recording(self, recording: Recording) -> None:
+        self._conn.execute(
+            f"INSERT INTO recordings ({_RECORDING_COLUMNS})"
+            " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                recording.sid,
+                recording.account_sid,
+                recording.call_sid,
+                recording.status.value,
+                recording.source.value,
+                encode_options(recording.options),
+                recording.created_at,
+                recording.updated_at,
+                recording.start_time,
+                recording.pause_behavior.value if recording.pause_behavior else None,
+                recording.duration,
+                recording.error_code,
+                recording.deleted_at,
+            ),
+        )
+
+    def update_recording(self, recording: Recording) -> None:
+        self._conn.execute(
+            "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
+            " error_code = ?, deleted_at = ? WHERE sid = ?",
+            (
+                recording.status.value,
+                recording.updated_at,
+                recording.pause_behavior.value if recording.pause_behavior else None,
+                recording.duration,
+                recording.error_code,
+                recording.deleted_at,
+                recording.sid,
+            ),
+        )
+
+    def list_recordings(
+        self, where: RecordingFilter, page: PageRequest
+    ) -> list[tuple[Position, Recording]]:
+        clause = _Where()
+        clause.add("account_sid = ?", where.account_sid)
+        if where.call_sid is not None:
+            clause.add("call_sid = ?", where.call_sid)
+        if not where.include_deleted:
+            clause.add("deleted_at IS NULL")
+        clause.add_range("created_at", where.date_created)
+        tail = clause.add_page(page)
+        rows = self._all(
+            f"SELECT {_RECORDING_COLUMNS} FROM recordings{clause.sql}{tail}", *clause.params
+        )
+        return [(Position(row["created_at"], row["id"]), _recording(row)) for row in rows]
+
+    # the timeline
+
+    def append_events(self, events: Sequence[RecordingEvent]) -> None:
+        self._conn.executemany(
+            "INSERT INTO recording_events (recording_sid, kind, at, actor, pause_behavior)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    event.recording_sid,
+                    event.kind.value,
+                    event.at,
+                    event.actor,
+                    event.pause_behavior.value if event.pause_behavior else None,
+                )
+                for event in events
+            ],
+        )
+
+    def events(self, recording_sid: str) -> list[RecordingEvent]:
+        rows = self._all(
+            "SELECT * FROM recording_events WHERE recording_sid = ? ORDER BY id", recording_sid
+        )
+        return [
+            RecordingEvent(
+                row["recording_sid"],
+                EventKind(row["kind"]),
+                row["at"],
+                row["actor"],
+                PauseBehavior(row["pause_behavior"]) if row["pause_behavior"] else None,
+            )
+            for row in rows
+        ]
