@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from callrec.service.recordings import RecordingService
 from callrec.storage.sqlite import SqliteStore
 
 DATABASE_FILE = "callrec.db"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,5 +55,6 @@ def build(
     async def stop() -> None:
         await lifecycle.close()
         await store.close()
+        log.info("callrec stopped cleanly")
 
     return create_app(services, lifecycle.resume, stop), accounts

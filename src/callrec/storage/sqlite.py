@@ -37,9 +37,14 @@ BUSY_TIMEOUT_MS = 10_000
 READ_THREADS = 2
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves; check_same_thread stays on.
-    conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+def connect(path: Path, same_thread: bool = True) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+    conn = sqlite3.connect(
+        path,
+        isolation_level=None,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=same_thread,
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
@@ -101,8 +106,8 @@ class SqliteStore:
         with contextlib.closing(connect(path)) as conn:
             migrate(conn)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        # Started on the first write, so that a CLI using only run_now() starts no thread.
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
-        self._writer.start()
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="sqlite-reader")
         self._reader_conns: list[sqlite3.Connection] = []
@@ -111,6 +116,8 @@ class SqliteStore:
     async def write(self, work: Callable[[Tx], T]) -> T:
         if self._closed:
             raise StorageError("the store is closed")
+        if not self._writer.is_alive():
+            self._writer.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Job(work, future, loop))
@@ -128,8 +135,9 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(None)
-        await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
+        if self._writer.is_alive():
+            self._queue.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
         self._readers.shutdown(wait=True)
         for conn in self._reader_conns:
             conn.close()
@@ -137,7 +145,8 @@ class SqliteStore:
     def _read_now(self, work: Callable[[Tx], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self._path)
+            # Used by this reader thread only; closed by close() once the pool has stopped.
+            conn = connect(self._path, same_thread=False)
             conn.execute("PRAGMA query_only = ON")
             self._local.conn = conn
             self._reader_conns.append(conn)

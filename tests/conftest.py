@@ -1,0 +1,90 @@
+"""Fixtures shared by the suites: one real server per session, a fresh account per test."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from callrec.server import open_accounts
+from tests.support.client import sdk_client
+from tests.support.schemas import check_answer
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("server")).start()
+    yield process
+    process.stop()
+
+
+@dataclass(frozen=True)
+class AccountKeys:
+    sid: str
+    token: str
+    data_dir: Path
+
+
+def make_account(data_dir: Path, parent: str | None = None) -> AccountKeys:
+    account, token = open_accounts(data_dir).create_account("test", parent_sid=parent)
+    return AccountKeys(account.sid, token, data_dir)
+
+
+@pytest.fixture
+def account(server: ServerProcess) -> AccountKeys:
+    return make_account(server.data_dir)
+
+
+@pytest.fixture
+def client(server: ServerProcess, account: AccountKeys) -> Any:
+    return sdk_client(server.base_url, account.sid, account.token)
+
+
+class Raw:
+    """Plain HTTP against the server, for what the SDK never sends (malformed input)."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
+        self.http = httpx.Client(base_url=base_url, auth=auth, timeout=30)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self.http.request(method, path, **kwargs)
+        if path.startswith("/2010-04-01/"):
+            check_answer(method, path.split("?")[0], response.status_code, response.text)
+        return response
+
+
+@pytest.fixture
+def raw(server: ServerProcess, account: AccountKeys) -> Iterator[Raw]:
+    http = Raw(server.base_url, (account.sid, account.token))
+    yield http
+    http.http.close()
+
+
+def answered_call(client: Any, **create: Any) -> Any:
+    """Create a call and wait until it is answered (the server answers by itself)."""
+    call = client.calls.create(
+        to="+15005550006", from_="+15005550001", url="http://a.test/x", **create
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        call = client.calls(call.sid).fetch()
+        if call.status == "in-progress":
+            return call
+        time.sleep(0.05)
+    raise AssertionError(f"call {call.sid} was not answered: {call.status}")
+
+
+def eventually(check: Any, timeout: float = 10.0) -> Any:
+    """Poll `check()` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.05)

@@ -1,0 +1,110 @@
+"""Once answered, a change is on disk: restarts and SIGKILL lose nothing; concurrent updates of
+one recording serialize into a valid timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import answered_call, eventually
+from tests.support.client import sdk_client
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path / "data").start()
+    yield process
+    process.kill()
+
+
+def _client(server: ServerProcess) -> Any:
+    return sdk_client(server.base_url, server.account_sid, server.auth_token)
+
+
+def test_sigkill_after_answer_loses_nothing(own_server: ServerProcess) -> None:
+    client = _client(own_server)
+    call = answered_call(client)
+    paused = client.calls(call.sid).recordings.create()
+    client.calls(call.sid).recordings(paused.sid).update(status="paused", pause_behavior="skip")
+    stopped = client.calls(call.sid).recordings.create()
+    client.calls(call.sid).recordings(stopped.sid).update(status="stopped")
+    own_server.kill()
+
+    restarted = ServerProcess(own_server.data_dir).start()
+    try:
+        assert restarted.account_sid == own_server.account_sid
+        assert restarted.auth_token == own_server.auth_token
+        client = _client(restarted)
+        assert client.calls(call.sid).fetch().status == "in-progress"
+        assert client.calls(call.sid).recordings(paused.sid).fetch().status == "paused"
+        # The stopped recording is finalized by the new process.
+        done = eventually(lambda: client.recordings(stopped.sid).fetch().status == "completed")
+        assert done
+    finally:
+        restarted.stop()
+
+
+def test_queued_call_is_answered_after_restart(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", answer_delay=3.0).start()
+    call = _client(server).calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+    server.kill()
+    restarted = ServerProcess(server.data_dir, answer_delay=3.0).start()
+    try:
+        answered = eventually(
+            lambda: _client(restarted).calls(call.sid).fetch().status == "in-progress"
+        )
+        assert answered
+    finally:
+        restarted.stop()
+
+
+async def _hammer(server: ServerProcess, path: str, bodies: list[str]) -> list[httpx.Response]:
+    auth = (server.account_sid, server.auth_token)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(base_url=server.base_url, auth=auth, limits=limits) as http:
+        return await asyncio.gather(
+            *(http.post(path, content=body, headers=headers) for body in bodies)
+        )
+
+
+def test_concurrent_updates_serialize(own_server: ServerProcess) -> None:
+    client = _client(own_server)
+    call = answered_call(client)
+    recording = client.calls(call.sid).recordings.create()
+    path = (
+        f"/2010-04-01/Accounts/{call.account_sid}/Calls/{call.sid}/Recordings/{recording.sid}.json"
+    )
+    bodies = ["Status=paused&PauseBehavior=skip", "Status=in-progress"] * 100 + ["Status=stopped"]
+    responses = asyncio.run(_hammer(own_server, path, bodies))
+
+    assert all(r.status_code in (200, 400) for r in responses)
+    answered_statuses = [r.json()["status"] for r in responses if r.status_code == 200]
+    assert "stopped" in answered_statuses
+    # Every refusal is the one a stopped recording gives: nothing else went wrong.
+    assert all(r.json()["code"] == 400 for r in responses if r.status_code == 400)
+
+    events = httpx.get(
+        f"{own_server.base_url}/_callrec/Accounts/{call.account_sid}/Recordings/{recording.sid}"
+        "/Events.json",
+        auth=(own_server.account_sid, own_server.auth_token),
+    ).json()["events"]
+    kinds = [e["kind"] for e in events]
+    assert kinds[0] == "started"
+    live = kinds[: kinds.index("stopped")]
+    # A valid timeline alternates pause and resume after the start; no update was lost or doubled.
+    for before, after in itertools.pairwise(live):
+        assert (before, after) in {
+            ("started", "paused"),
+            ("paused", "resumed"),
+            ("resumed", "paused"),
+        }
+    changes = sum(1 for r in responses if r.status_code == 200)
+    assert changes >= len(live)

@@ -1,0 +1,53 @@
+"""`callrec serve`: the account it shows, and what a second start on the same data finds."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import answered_call
+from tests.support.client import sdk_client
+from tests.support.server import ServerProcess
+
+
+def test_environment_account_is_created_and_used(tmp_path: Path) -> None:
+    sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+    env = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}
+    server = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        assert (server.account_sid, server.auth_token) == (sid, token)
+        call = answered_call(sdk_client(server.base_url, sid, token))
+        assert call.account_sid == sid
+    finally:
+        server.stop()
+    again = ServerProcess(tmp_path / "data", env=env).start()
+    try:
+        client = sdk_client(again.base_url, sid, token)
+        assert client.calls(call.sid).fetch().status == "in-progress"
+    finally:
+        again.stop()
+
+
+def test_environment_token_must_match_existing_account(tmp_path: Path) -> None:
+    sid = "AC" + secrets.token_hex(16)
+    first = ServerProcess(
+        tmp_path / "data", env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "a" * 32}
+    )
+    first.start().stop()
+    second = ServerProcess(
+        tmp_path / "data", env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "b" * 32}
+    )
+    with pytest.raises(RuntimeError, match="different auth token"):
+        second.start()
+
+
+def test_without_environment_the_first_account_is_shown_again(tmp_path: Path) -> None:
+    first = ServerProcess(tmp_path / "data").start()
+    first.stop()
+    second = ServerProcess(tmp_path / "data").start()
+    second.stop()
+    assert (first.account_sid, first.auth_token) == (second.account_sid, second.auth_token)
+    assert first.account_sid.startswith("AC")
+    assert len(first.auth_token) == 32
