@@ -97,7 +97,15 @@ def _serve(args: argparse.Namespace) -> int:
         f"  TWILIO_AUTH_TOKEN={token}",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # X-Forwarded-* are not trusted: callrec is its own front
+        server_header=False,
+    )
     return 0
 
 

@@ -11,6 +11,8 @@ secrets are never needed again, so they are not sealed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -89,3 +91,16 @@ class Sealer:
 def fingerprint(secret: str, key: bytes) -> bytes:
     """A fast keyed digest of a secret, for the in-memory cache of verified credentials."""
     return hashlib.blake2b(secret.encode("utf-8"), key=key, digest_size=32).digest()
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """(username, secret) from an `Authorization: Basic …` value (RFC 7617), or None."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, colon, secret = decoded.partition(":")
+    return (username, secret) if colon else None

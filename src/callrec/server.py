@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.applications import Starlette
+from starlette.routing import Router
 
 from callrec.api.app import create_app
 from callrec.api.context import Services
@@ -39,7 +39,7 @@ def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService
 
 def build(
     config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid
-) -> tuple[Starlette, AccountService]:
+) -> tuple[Router, AccountService]:
     store = SqliteStore(config.data_dir / DATABASE_FILE)
     settings = Settings(answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND))
     deps = Deps(store, clock, sid_factory, settings)

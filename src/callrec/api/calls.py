@@ -10,6 +10,7 @@ from callrec.api import forms, paging, params, render
 from callrec.api.auth import authorize
 from callrec.api.context import Services
 from callrec.api.errors import invalid
+from callrec.api.resource import Resource
 from callrec.domain.model import CallStatus, Trim
 from callrec.service.calls import NewCall
 from callrec.storage.base import CallFilter
@@ -85,9 +86,6 @@ def routes(services: Services) -> list[Route]:
         return Response(status_code=204)
 
     return [
-        Route(CALLS, create, methods=["POST"]),
-        Route(CALLS, list_, methods=["GET"]),
-        Route(CALL, fetch, methods=["GET"]),
-        Route(CALL, update, methods=["POST"]),
-        Route(CALL, delete, methods=["DELETE"]),
+        Route(CALLS, Resource(post=create, get=list_)),
+        Route(CALL, Resource(get=fetch, post=update, delete=delete)),
     ]

@@ -10,6 +10,7 @@ from callrec.api import render
 from callrec.api.auth import authorize
 from callrec.api.context import Services
 from callrec.api.errors import not_found
+from callrec.api.resource import Resource
 from callrec.ids import RECORDING_SID, is_sid
 
 EVENTS = "/_callrec/Accounts/{account_sid}/Recordings/{sid}/Events.json"
@@ -33,4 +34,4 @@ def routes(services: Services) -> list[Route]:
     async def health(_: Request) -> Response:
         return render.json_response({"status": "ok"})
 
-    return [Route(EVENTS, events, methods=["GET"]), Route(HEALTH, health, methods=["GET"])]
+    return [Route(EVENTS, Resource(get=events)), Route(HEALTH, Resource(get=health))]

@@ -10,6 +10,7 @@ from callrec.api import forms, paging, params, render
 from callrec.api.auth import authorize
 from callrec.api.context import Services
 from callrec.api.errors import invalid, not_found
+from callrec.api.resource import Resource
 from callrec.domain.model import PauseBehavior, RecordingStatus, Trim
 from callrec.ids import RECORDING_SID, is_sid
 from callrec.service.recordings import CURRENT
@@ -134,12 +135,9 @@ def routes(services: Services) -> list[Route]:
         return Response(status_code=204)
 
     return [
-        Route(CALL_RECORDINGS, create, methods=["POST"]),
-        Route(CALL_RECORDINGS, list_of_call, methods=["GET"]),
-        Route(CALL_RECORDING, update, methods=["POST"]),
-        Route(CALL_RECORDING, fetch_of_call, methods=["GET"]),
-        Route(CALL_RECORDING, delete_of_call, methods=["DELETE"]),
-        Route(RECORDINGS, list_, methods=["GET"]),
-        Route(RECORDING, fetch, methods=["GET"]),
-        Route(RECORDING, delete, methods=["DELETE"]),
+        # UpdateCallRecording's path first: the router tries routes in order.
+        Route(CALL_RECORDING, Resource(post=update, get=fetch_of_call, delete=delete_of_call)),
+        Route(CALL_RECORDINGS, Resource(post=create, get=list_of_call)),
+        Route(RECORDINGS, Resource(get=list_)),
+        Route(RECORDING, Resource(get=fetch, delete=delete)),
     ]

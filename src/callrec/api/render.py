@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -28,7 +29,12 @@ def rfc2822(at: Micros | None) -> str | None:
     """`Fri, 14 Oct 2016 21:56:34 +0000`: always UTC, always `+0000` (the SDK drops offsets)."""
     if at is None:
         return None
-    t = time.gmtime(at // MICROS_PER_SECOND)
+    return _rfc2822_second(at // MICROS_PER_SECOND)
+
+
+@lru_cache(maxsize=4096)  # answers in one burst share a handful of seconds
+def _rfc2822_second(second: int) -> str:
+    t = time.gmtime(second)
     return (
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year}"
         f" {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"

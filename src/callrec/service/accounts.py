@@ -7,7 +7,14 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from callrec.credentials import Sealer, fingerprint, hash_secret, new_secret, verify_secret
+from callrec.credentials import (
+    Sealer,
+    fingerprint,
+    hash_secret,
+    new_secret,
+    parse_basic,
+    verify_secret,
+)
 from callrec.domain.errors import InvalidParameter, NotFound
 from callrec.domain.model import Account
 from callrec.ids import ACCOUNT_SID, Clock, SidFactory, is_sid
@@ -19,6 +26,8 @@ VERIFIED_TTL_SECONDS = 60.0
 #: scrypt checks running at once; a flood of wrong passwords queues here instead of eating
 #: every core and 16 MiB of memory per check.
 CONCURRENT_CHECKS = 2
+#: Verified credentials remembered at most; past it the memory starts afresh.
+MAX_VERIFIED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +40,6 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class _Verified:
-    fingerprint: bytes
     principal: Principal
     expires: float
 
@@ -42,7 +50,7 @@ class AccountService:
         self._clock = clock
         self._new_sid = new_sid
         self._sealer = sealer
-        self._verified: dict[str, _Verified] = {}
+        self._verified: dict[bytes, _Verified] = {}
         self._accounts: dict[str, Account] = {}
         self._cache_key = secrets.token_bytes(32)
         self._checks = asyncio.Semaphore(CONCURRENT_CHECKS)
@@ -121,24 +129,35 @@ class AccountService:
 
     # authentication and authorization, per request
 
-    async def authenticate(self, username: str, secret: str) -> Principal | None:
-        """The principal these Basic credentials prove, or None."""
+    async def authenticate_basic(self, header: str) -> Principal | None:
+        """The principal an HTTP `Authorization: Basic …` header proves, or None.
+
+        Verified headers are remembered by a keyed fingerprint (never the secret itself) for
+        VERIFIED_TTL_SECONDS, so only a client's first request pays for scrypt."""
         now = time.monotonic()
-        print_ = fingerprint(secret, self._cache_key)
-        known = self._verified.get(username)
+        key = fingerprint(header, self._cache_key)
+        known = self._verified.get(key)
         if known is not None and known.expires > now:
-            return known.principal if secrets.compare_digest(known.fingerprint, print_) else None
+            return known.principal
+        credentials = parse_basic(header)
+        if credentials is None:
+            return None
+        principal = await self.authenticate(*credentials)
+        if principal is not None:
+            if len(self._verified) >= MAX_VERIFIED:
+                self._verified.clear()
+            self._verified[key] = _Verified(principal, now + VERIFIED_TTL_SECONDS)
+        return principal
+
+    async def authenticate(self, username: str, secret: str) -> Principal | None:
+        """The principal these credentials prove, or None: a store read and a scrypt check."""
         credential = await self._store.read(lambda tx: tx.credential(username))
         if credential is None:
             return None
         async with self._checks:
             loop = asyncio.get_running_loop()
             valid = await loop.run_in_executor(None, verify_secret, secret, credential.secret_hash)
-        if not valid:
-            return None
-        principal = Principal(credential.sid, credential.account_sid)
-        self._verified[username] = _Verified(print_, principal, now + VERIFIED_TTL_SECONDS)
-        return principal
+        return Principal(credential.sid, credential.account_sid) if valid else None
 
     async def may_act_on(self, principal: Principal, account_sid: str) -> bool:
         """Whether the principal may act on `account_sid`: its own account, or a subaccount of

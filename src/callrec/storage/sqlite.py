@@ -108,6 +108,7 @@ class SqliteStore:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         # Started on the first write, so that a CLI using only run_now() starts no thread.
         self._writer = threading.Thread(target=self._write_loop, name="sqlite-writer", daemon=True)
+        self._writer_started = False
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="sqlite-reader")
         self._reader_conns: list[sqlite3.Connection] = []
@@ -116,7 +117,8 @@ class SqliteStore:
     async def write(self, work: Callable[[Tx], T]) -> T:
         if self._closed:
             raise StorageError("the store is closed")
-        if not self._writer.is_alive():
+        if not self._writer_started:
+            self._writer_started = True
             self._writer.start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
@@ -135,7 +137,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
-        if self._writer.is_alive():
+        if self._writer_started:
             self._queue.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._writer.join)
         self._readers.shutdown(wait=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from callrec.domain.model import (
@@ -57,6 +58,7 @@ def encode_options(options: RecordingOptions) -> str:
     )
 
 
+@lru_cache(maxsize=1024)  # few distinct option sets exist; decoding is on every row read
 def decode_options(text: str) -> RecordingOptions:
     raw = json.loads(text)
     return RecordingOptions(

@@ -1,0 +1,290 @@
+"""Benchmark: UpdateCallRecording pause/resume round trips, durable, 50 connections, one core.
+
+In the same run, for scale:
+  (a) bench/bare_app.py — a bare ASGI app doing only the unavoidable work (the floor);
+  (b) Stoplight Prism mocking Twilio's full twilio_api_v2010.json — the stateless mock users
+      reach for today (skipped unless `--prism` and npm can install it into bench/.work/).
+
+Each server runs pinned to CPU 0 (`taskset -c 0`), wrk pinned to CPU 1. Every request changes
+the state of its recording (64 recordings, each paused then resumed, never two requests on one
+recording in flight), so every 200 is a durable write; the run checks that afterwards by counting
+the timeline events in the database. Figures go to docs/BENCHMARKS.md.
+
+    python bench/update_recording.py [--duration 15] [--prism]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+RESULTS = ROOT / "docs" / "BENCHMARKS.md"
+RECORDINGS = 64  # > connections: a recording's next request waits for its previous answer
+CONNECTIONS = 50
+PRISM_SPEC = "node_modules/@twilio/cli-core/src/services/twilio-api/twilio_api_v2010.json"
+
+
+@dataclass
+class Run:
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: server exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def serving(command: list[str], probe: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(["taskset", "-c", "0", *command], stdout=out, stderr=out)
+    try:
+        wait_until_up(probe, process)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def wrk_script(path: Path, account: str, token: str, targets: list[tuple[str, str]]) -> None:
+    """A wrk script cycling pause(i) for every recording, then resume(i) for every recording."""
+    auth = base64.b64encode(f"{account}:{token}".encode()).decode()
+    paths = [
+        f"/2010-04-01/Accounts/{account}/Calls/{call}/Recordings/{recording}.json"
+        for call, recording in targets
+    ]
+    lines = [
+        'wrk.method = "POST"',
+        f'wrk.headers["Authorization"] = "Basic {auth}"',
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
+        "local requests = {}",
+        # Formatted in init(), once wrk has set the Host header (Node servers refuse requests
+        # without one).
+        "function init(args)",
+    ]
+    for body in ("Status=paused&PauseBehavior=skip", "Status=in-progress"):
+        for p in paths:
+            lines.append(f'  table.insert(requests, wrk.format(nil, "{p}", nil, "{body}"))')
+    lines += [
+        "end",
+        "local i = 0",
+        "function request()",
+        "  i = i % #requests + 1",
+        "  return requests[i]",
+        "end",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_wrk(name: str, url: str, script: Path, duration: int) -> Run:
+    command = [
+        "taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency",
+        "-s", str(script), url,
+    ]  # fmt: skip
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return Run(
+        name,
+        rate,
+        _latency(out, "50%"),
+        _latency(out, "99%"),
+        total,
+        int(errors_match.group(1)) if errors_match else 0,
+    )
+
+
+def _latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def prepare_callrec(base: str, account: str, token: str) -> list[tuple[str, str]]:
+    targets = []
+    with httpx.Client(base_url=base, auth=(account, token)) as http:
+        calls = []
+        for _ in range(RECORDINGS):
+            form = {"To": "+15005550006", "From": "+15005550001", "Twiml": "<Response/>"}
+            calls.append(http.post(f"/2010-04-01/Accounts/{account}/Calls.json", data=form).json())
+        time.sleep(0.5)
+        for call in calls:
+            path = f"/2010-04-01/Accounts/{account}/Calls/{call['sid']}/Recordings.json"
+            recording = http.post(path, data={}).json()
+            targets.append((call["sid"], recording["sid"]))
+    return targets
+
+
+def bench_callrec(tmp: Path, duration: int) -> tuple[Run, int]:
+    port, data = free_port(), tmp / "callrec"
+    command = [sys.executable, "-m", "callrec", "serve", "--port", str(port), "--data-dir",
+               str(data), "--answer-delay", "0.1"]  # fmt: skip
+    log = tmp / "callrec.log"
+    with serving(command, f"http://127.0.0.1:{port}/_callrec/health", log):
+        text = log.read_text()
+        account = re.search(r"TWILIO_ACCOUNT_SID=(\S+)", text).group(1)  # type: ignore[union-attr]
+        token = re.search(r"TWILIO_AUTH_TOKEN=(\S+)", text).group(1)  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        targets = prepare_callrec(base, account, token)
+        script = tmp / "callrec.lua"
+        wrk_script(script, account, token, targets)
+        run_wrk("warm-up", base, script, 3)
+        before = _events(data)
+        result = run_wrk("callrec", base, script, duration)
+        time.sleep(0.5)
+        changes = _events(data) - before
+    return result, changes
+
+
+def _events(data: Path) -> int:
+    with contextlib.closing(sqlite3.connect(data / "callrec.db")) as conn:
+        count: int = conn.execute("SELECT count(*) FROM recording_events").fetchone()[0]
+        return count
+
+
+def bench_bare(tmp: Path, duration: int) -> Run:
+    port = free_port()
+    command = [sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(port), "--db",
+               str(tmp / "bare.db")]  # fmt: skip
+    targets = [(f"CA{i:032x}", f"RE{i:032x}") for i in range(RECORDINGS)]
+    script = tmp / "bare.lua"
+    wrk_script(script, "AC" + "0" * 32, "0" * 32, targets)
+    base = f"http://127.0.0.1:{port}"
+    with serving(command, base, tmp / "bare.log"):
+        run_wrk("warm-up", base, script, 3)
+        return run_wrk("bare ASGI + SQLite group commit", base, script, duration)
+
+
+def bench_prism(tmp: Path, duration: int) -> Run | None:
+    if shutil.which("npm") is None:
+        return None
+    WORK.mkdir(parents=True, exist_ok=True)
+    prism = WORK / "node_modules" / ".bin" / "prism"
+    if not prism.exists():
+        subprocess.run(
+            ["npm", "install", "--prefix", str(WORK), "@stoplight/prism-cli", "@twilio/cli-core"],
+            check=True,
+            capture_output=True,
+        )
+    port = free_port()
+    command = [str(prism), "mock", "-p", str(port), str(WORK / PRISM_SPEC)]
+    targets = [(f"CA{i:032x}", f"RE{i:032x}") for i in range(RECORDINGS)]
+    script = tmp / "prism.lua"
+    wrk_script(script, "AC" + "0" * 32, "0" * 32, targets)
+    base = f"http://127.0.0.1:{port}"
+    with serving(command, base, tmp / "prism.log"):
+        run_wrk("warm-up", base, script, 3)
+        return run_wrk("Prism mock of twilio_api_v2010.json", base, script, duration)
+
+
+def report(runs: list[Run], changes: int, duration: int) -> str:
+    callrec, bare = runs[0], runs[1]
+    rows = [
+        "| server | req/s | p50 ms | p99 ms | requests | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        rows.append(
+            f"| {run.name} | {run.requests_per_second:,.0f} | {run.p50_ms:.2f} | "
+            f"{run.p99_ms:.2f} | {run.requests:,} | {run.errors} |"
+        )
+    ratios = [f"- callrec / bare app: **{callrec.requests_per_second / bare.requests_per_second:.2f}**"
+              " (goal ≥ 0.65), callrec p99 "
+              f"**{callrec.p99_ms:.1f} ms** (goal ≤ 10 ms)"]  # fmt: skip
+    if len(runs) > 2:
+        prism = runs[2]
+        ratios.append(
+            f"- callrec / Prism: **{callrec.requests_per_second / prism.requests_per_second:.0f}×**"
+            " (goal ≥ 25×)"
+        )
+    ratios.append(
+        f"- durable changes counted in callrec's timeline during the run: {changes:,} "
+        f"for {callrec.requests:,} requests"
+    )
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return "\n".join(
+        [
+            f"## UpdateCallRecording pause/resume — {when}",
+            "",
+            f"`python bench/update_recording.py --duration {duration}`: wrk, 1 thread, "
+            f"{CONNECTIONS} connections, {duration} s, each server pinned to one core; "
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+            "",
+            *rows,
+            "",
+            *ratios,
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--prism", action="store_true", help="also measure Prism (needs npm)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        callrec, changes = bench_callrec(tmp, args.duration)
+        runs = [callrec, bench_bare(tmp, args.duration)]
+        if args.prism and (prism := bench_prism(tmp, args.duration)) is not None:
+            runs.append(prism)
+    section = report(runs, changes, args.duration)
+    print(section)
+    _write_section(section)
+
+
+def _write_section(section: str) -> None:
+    """Replace this benchmark's section in docs/BENCHMARKS.md, keeping the others."""
+    heading = "## UpdateCallRecording pause/resume"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
+    start = text.find(heading)
+    if start == -1:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""One path, its handlers by method, and every failure answered in Twilio's shape.
+
+Each route is a `Resource`: a plain ASGI app that Starlette's router calls directly. Dispatching
+by method here (rather than one Starlette route per method) gives a Twilio 405 for free, and
+catching errors here (rather than in Starlette's exception middlewares) keeps the per-request
+path short: measured, it is a sixth of the CPU an UpdateCallRecording costs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from callrec.api import render
+from callrec.api.errors import ApiError, from_domain, from_storage, not_found
+from callrec.domain.errors import DomainError
+from callrec.storage.base import StorageError
+
+Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
+
+
+def error_response(error: ApiError) -> Response:
+    return render.json_response(error.body(), error.status, error.headers)
+
+
+class Resource:
+    def __init__(self, **handlers: Handler) -> None:
+        self._handlers = {method.upper(): handler for method, handler in handlers.items()}
+        if "GET" in self._handlers:
+            self._handlers["HEAD"] = self._handlers["GET"]
+        self._allow = ", ".join(sorted(self._handlers))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            handler = self._handlers.get(scope["method"])
+            if handler is None:
+                raise ApiError(
+                    405, 20004, f"Method {scope['method']} not allowed", {"Allow": self._allow}
+                )
+            response = await handler(request)
+        except ApiError as error:
+            response = error_response(error)
+        except DomainError as error:
+            response = error_response(from_domain(error, request.url.path))
+        except StorageError as error:
+            response = error_response(from_storage(error))
+        except ClientDisconnect:
+            return  # nobody is left to answer
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            response = error_response(ApiError(500, 20500, "Internal server error"))
+        await response(scope, receive, send)
+
+
+async def no_route(scope: Scope, receive: Receive, send: Send) -> None:
+    """Any path callrec does not serve: Twilio's 404."""
+    if scope["type"] != "http":
+        return
+    await error_response(not_found(scope["path"]))(scope, receive, send)
