@@ -66,9 +66,11 @@ class RecordingMachine(RuleBasedStateMachine):
             expected_refusal = CallNotInProgress
         if expected_refusal is not None:
             with pytest.raises(expected_refusal):
-                rules.update(self.recording, self.call, target, behavior, self.now, "AC")
+                rules.update(self.recording, self.call.status, target, behavior, self.now, "AC")
             return
-        changed, events = rules.update(self.recording, self.call, target, behavior, self.now, "AC")
+        changed, events = rules.update(
+            self.recording, self.call.status, target, behavior, self.now, "AC"
+        )
         if target.value == self.model_status:
             assert (changed, events) == (self.recording, [])
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from callrec.api.errors import not_found, unauthorized
+from callrec.api.headers import header
 from callrec.domain.errors import NotFound
 from callrec.ids import ACCOUNT_SID, is_sid
 from callrec.service.accounts import AccountService, Principal
@@ -13,10 +14,10 @@ from callrec.service.accounts import AccountService, Principal
 async def authorize(accounts: AccountService, request: Request, account_sid: str) -> Principal:
     """Who asks, if they may act on `account_sid`: 401 for bad or foreign credentials, 404 for
     an account that does not exist."""
-    header = request.headers.get("authorization")
-    if header is None:
+    authorization = header(request, b"authorization")
+    if authorization is None:
         raise unauthorized()
-    principal = await accounts.authenticate_basic(header)
+    principal = await accounts.authenticate_basic(authorization)
     if principal is None:
         raise unauthorized()
     if not is_sid(ACCOUNT_SID, account_sid):

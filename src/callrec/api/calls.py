@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from callrec.api import forms, paging, params, render
 from callrec.api.auth import authorize
@@ -20,7 +21,7 @@ CALL = "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}.json"
 
 
 def routes(services: Services) -> list[Route]:
-    async def create(request: Request) -> Response:
+    async def create(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         form = await forms.body(request)
@@ -38,7 +39,7 @@ def routes(services: Services) -> list[Route]:
         call = await services.calls.create(account_sid, new_call)
         return render.json_response(render.call(call), 201)
 
-    async def list_(request: Request) -> Response:
+    async def list_(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         query = forms.query(request)
@@ -60,13 +61,13 @@ def routes(services: Services) -> list[Route]:
         body = paging.envelope("calls", path, [*echo, *start_echo, *end_echo], page, rows, items)
         return render.json_response(body)
 
-    async def fetch(request: Request) -> Response:
+    async def fetch(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         call = await services.calls.fetch(account_sid, request.path_params["call_sid"])
         return render.json_response(render.call(call))
 
-    async def update(request: Request) -> Response:
+    async def update(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         form = await forms.body(request)
@@ -79,7 +80,7 @@ def routes(services: Services) -> list[Route]:
         call = await services.calls.update(account_sid, call_sid, target, redirect)
         return render.json_response(render.call(call))
 
-    async def delete(request: Request) -> Response:
+    async def delete(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         await services.calls.delete(account_sid, request.path_params["call_sid"])

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import ClientDisconnect, Request
 
 from callrec.api.errors import ApiError
+from callrec.api.headers import header
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_FIELDS = 256
@@ -62,6 +63,8 @@ def parse(data: bytes, what: str = "body") -> Form:
 
 
 def _decode(text: str, what: str) -> str:
+    if "%" not in text and "+" not in text:
+        return text  # the common case: nothing to decode
     if "%" in text and _BAD_PERCENT.search(text):
         raise ApiError(400, 400, f"The request {what} has malformed percent-encoding")
     try:
@@ -77,7 +80,7 @@ def query(request: Request) -> Form:
 
 async def body(request: Request) -> Form:
     """The form in a POST body: the right content type, at most MAX_BODY_BYTES."""
-    length = request.headers.get("content-length")
+    length = header(request, b"content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise _too_large()
     chunks: list[bytes] = []
@@ -96,7 +99,7 @@ async def body(request: Request) -> Form:
     data = b"".join(chunks)
     if not data:
         return Form({})
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media_type = (header(request, b"content-type") or "").split(";")[0].strip().lower()
     if media_type != FORM_TYPE:
         raise ApiError(415, 415, f"The request body must be {FORM_TYPE}")
     return parse(data)

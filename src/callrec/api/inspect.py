@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from callrec.api import render
 from callrec.api.auth import authorize
@@ -18,7 +18,7 @@ HEALTH = "/_callrec/health"
 
 
 def routes(services: Services) -> list[Route]:
-    async def events(request: Request) -> Response:
+    async def events(request: Request) -> ASGIApp:
         """A recording's timeline: every start, pause (with its behaviour), resume, stop and
         finalization, with its time and the credential that asked — the audit trail."""
         account_sid = request.path_params["account_sid"]
@@ -31,7 +31,7 @@ def routes(services: Services) -> list[Route]:
             {"recording_sid": sid, "events": [render.event(event) for event in timeline]}
         )
 
-    async def health(_: Request) -> Response:
+    async def health(_: Request) -> ASGIApp:
         return render.json_response({"status": "ok"})
 
     return [Route(EVENTS, Resource(get=events)), Route(HEALTH, Resource(get=health))]

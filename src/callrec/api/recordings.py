@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from callrec.api import forms, paging, params, render
 from callrec.api.auth import authorize
@@ -31,7 +32,7 @@ def _recording_sid(request: Request) -> str:
 
 
 def routes(services: Services) -> list[Route]:
-    async def create(request: Request) -> Response:
+    async def create(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         principal = await authorize(services.accounts, request, account_sid)
         form = await forms.body(request)
@@ -41,7 +42,7 @@ def routes(services: Services) -> list[Route]:
         )
         return render.json_response(render.call_recording(recording), 201)
 
-    async def update(request: Request) -> Response:
+    async def update(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         principal = await authorize(services.accounts, request, account_sid)
         form = await forms.body(request)
@@ -62,7 +63,7 @@ def routes(services: Services) -> list[Route]:
         )
         return render.json_response(render.call_recording(recording))
 
-    async def fetch_of_call(request: Request) -> Response:
+    async def fetch_of_call(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         recording = await services.recordings.fetch(
@@ -70,7 +71,7 @@ def routes(services: Services) -> list[Route]:
         )
         return render.json_response(render.call_recording(recording))
 
-    async def list_of_call(request: Request) -> Response:
+    async def list_of_call(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         query = forms.query(request)
@@ -84,7 +85,7 @@ def routes(services: Services) -> list[Route]:
         body = paging.envelope("recordings", request.url.path, echo, page, rows, items)
         return render.json_response(body)
 
-    async def delete_of_call(request: Request) -> Response:
+    async def delete_of_call(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         principal = await authorize(services.accounts, request, account_sid)
         await services.recordings.delete(
@@ -95,7 +96,7 @@ def routes(services: Services) -> list[Route]:
         )
         return Response(status_code=204)
 
-    async def fetch(request: Request) -> Response:
+    async def fetch(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         include_deleted = params.boolean(forms.query(request), "IncludeSoftDeleted")
@@ -104,7 +105,7 @@ def routes(services: Services) -> list[Route]:
         )
         return render.json_response(render.account_recording(recording, services.base_url(request)))
 
-    async def list_(request: Request) -> Response:
+    async def list_(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         query = forms.query(request)
@@ -126,7 +127,7 @@ def routes(services: Services) -> list[Route]:
         body = paging.envelope("recordings", request.url.path, echo, page, rows, items)
         return render.json_response(body)
 
-    async def delete(request: Request) -> Response:
+    async def delete(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
         principal = await authorize(services.accounts, request, account_sid)
         await services.recordings.delete(

@@ -12,19 +12,18 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from callrec.api import render
 from callrec.api.errors import ApiError, from_domain, from_storage, not_found
 from callrec.domain.errors import DomainError
 from callrec.storage.base import StorageError
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request], Awaitable[ASGIApp]]
 log = logging.getLogger(__name__)
 
 
-def error_response(error: ApiError) -> Response:
+def error_response(error: ApiError) -> ASGIApp:
     return render.json_response(error.body(), error.status, error.headers)
 
 
@@ -37,6 +36,7 @@ class Resource:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
+        response: ASGIApp
         try:
             handler = self._handlers.get(scope["method"])
             if handler is None:

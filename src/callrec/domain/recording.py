@@ -57,7 +57,7 @@ def start(
 
 def update(
     recording: Recording,
-    call: Call,
+    call_status: CallStatus,
     target: RecordingStatus,
     behavior: PauseBehavior,
     now: Micros,
@@ -70,7 +70,7 @@ def update(
         raise TransitionNotAllowed(
             f"The recording is {recording.status} and can no longer be updated"
         )
-    if call.status is not CallStatus.IN_PROGRESS:
+    if call_status is not CallStatus.IN_PROGRESS:
         raise CallNotInProgress()
     if target is recording.status:
         # Pausing a paused recording keeps the first pause's behaviour; resuming a running one

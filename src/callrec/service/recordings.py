@@ -5,6 +5,7 @@ from __future__ import annotations
 from callrec.domain import recording as recordings
 from callrec.domain.errors import NotFound, SeveralActiveRecordings
 from callrec.domain.model import (
+    CallStatus,
     PauseBehavior,
     Recording,
     RecordingEvent,
@@ -56,13 +57,13 @@ class RecordingService:
         actor: str,
     ) -> Recording:
         def update(tx: Tx) -> Recording:
-            call = owned_call(tx, account_sid, call_sid)
             if sid == CURRENT:
+                call_status = owned_call(tx, account_sid, call_sid).status
                 recording = _current(tx, call_sid)
             else:
-                recording = owned_recording(tx, account_sid, sid, call_sid)
+                recording, call_status = _recording_on_call(tx, account_sid, call_sid, sid)
             changed, events = recordings.update(
-                recording, call, target, behavior, self._deps.clock(), actor
+                recording, call_status, target, behavior, self._deps.clock(), actor
             )
             if events:
                 tx.update_recording(changed)
@@ -130,6 +131,18 @@ class RecordingService:
             return tx.events(sid)
 
         return await self._deps.store.read(timeline)
+
+
+def _recording_on_call(
+    tx: Tx, account_sid: str, call_sid: str, sid: str
+) -> tuple[Recording, CallStatus]:
+    found = tx.recording_and_call_status(sid)
+    if found is None:
+        raise NotFound()
+    recording, call_status = found
+    if recording.account_sid != account_sid or recording.call_sid != call_sid:
+        raise NotFound()
+    return recording, call_status
 
 
 def _current(tx: Tx, call_sid: str) -> Recording:

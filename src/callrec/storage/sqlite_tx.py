@@ -39,9 +39,26 @@ _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
     " start_time, end_time, record, recording_options"
 )
+_INSERT_EVENT = (
+    "INSERT INTO recording_events (recording_sid, kind, at, actor, pause_behavior)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
 _RECORDING_COLUMNS = (
     "id, sid, account_sid, call_sid, status, source, options, created_at, updated_at,"
     " start_time, pause_behavior, duration, error_code, deleted_at"
+)
+
+
+_SELECT_CALL = f"SELECT {_CALL_COLUMNS} FROM calls WHERE sid = ?"
+_SELECT_RECORDING = f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE sid = ?"
+_SELECT_RECORDING_AND_CALL_STATUS = (
+    "SELECT "
+    + ", ".join(f"r.{name.strip()}" for name in _RECORDING_COLUMNS.split(","))
+    + ", c.status FROM recordings AS r JOIN calls AS c ON c.sid = r.call_sid WHERE r.sid = ?"
+)
+_UPDATE_RECORDING = (
+    "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
+    " error_code = ?, deleted_at = ? WHERE sid = ?"
 )
 
 
@@ -89,21 +106,37 @@ def _call(row: sqlite3.Row) -> Call:
 
 
 def _recording(row: sqlite3.Row) -> Recording:
-    behavior = row["pause_behavior"]
+    """A recording from the first columns of `row`, in `_RECORDING_COLUMNS` order."""
+    (
+        _,
+        sid,
+        account_sid,
+        call_sid,
+        status,
+        source,
+        options,
+        created_at,
+        updated_at,
+        start_time,
+        behavior,
+        duration,
+        error_code,
+        deleted_at,
+    ) = tuple(row)[:14]
     return Recording(
-        sid=row["sid"],
-        account_sid=row["account_sid"],
-        call_sid=row["call_sid"],
-        status=RecordingStatus(row["status"]),
-        source=RecordingSource(row["source"]),
-        options=decode_options(row["options"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        start_time=row["start_time"],
+        sid=sid,
+        account_sid=account_sid,
+        call_sid=call_sid,
+        status=RecordingStatus(status),
+        source=RecordingSource(source),
+        options=decode_options(options),
+        created_at=created_at,
+        updated_at=updated_at,
+        start_time=start_time,
         pause_behavior=PauseBehavior(behavior) if behavior else None,
-        duration=row["duration"],
-        error_code=row["error_code"],
-        deleted_at=row["deleted_at"],
+        duration=duration,
+        error_code=error_code,
+        deleted_at=deleted_at,
     )
 
 
@@ -201,7 +234,7 @@ class SqliteTx:
     # calls
 
     def call(self, sid: str) -> Call | None:
-        row = self._one(f"SELECT {_CALL_COLUMNS} FROM calls WHERE sid = ?", sid)
+        row = self._one(_SELECT_CALL, sid)
         return _call(row) if row else None
 
     def insert_call(self, call: Call) -> None:
@@ -256,8 +289,12 @@ class SqliteTx:
     # recordings
 
     def recording(self, sid: str) -> Recording | None:
-        row = self._one(f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE sid = ?", sid)
+        row = self._one(_SELECT_RECORDING, sid)
         return _recording(row) if row else None
+
+    def recording_and_call_status(self, sid: str) -> tuple[Recording, CallStatus] | None:
+        row = self._one(_SELECT_RECORDING_AND_CALL_STATUS, sid)
+        return (_recording(row), CallStatus(row[-1])) if row else None
 
     def recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
         rows = self._all(
@@ -298,8 +335,7 @@ class SqliteTx:
 
     def update_recording(self, recording: Recording) -> None:
         self._conn.execute(
-            "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
-            " error_code = ?, deleted_at = ? WHERE sid = ?",
+            _UPDATE_RECORDING,
             (
                 recording.status.value,
                 recording.updated_at,
@@ -331,8 +367,7 @@ class SqliteTx:
 
     def append_events(self, events: Sequence[RecordingEvent]) -> None:
         self._conn.executemany(
-            "INSERT INTO recording_events (recording_sid, kind, at, actor, pause_behavior)"
-            " VALUES (?, ?, ?, ?, ?)",
+            _INSERT_EVENT,
             [
                 (
                     event.recording_sid,

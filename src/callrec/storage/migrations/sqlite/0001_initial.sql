@@ -57,8 +57,8 @@ CREATE TABLE recordings (
 );
 CREATE INDEX recordings_by_account ON recordings (account_sid, created_at DESC, id DESC);
 CREATE INDEX recordings_by_call ON recordings (call_sid, created_at DESC, id DESC);
-CREATE INDEX recordings_unfinished ON recordings (status)
-    WHERE status IN ('in-progress', 'paused', 'stopped', 'processing');
+CREATE INDEX recordings_to_finalize ON recordings (status)
+    WHERE status IN ('stopped', 'processing');
 
 CREATE TABLE recording_events (
     id              INTEGER PRIMARY KEY,
