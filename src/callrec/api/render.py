@@ -1,4 +1,8 @@
-"""Twilio JSON for calls and recordings (CONTRACT.md §3, §5), and the HTTP responses carrying it."""
+"""Twilio JSON for calls and recordings (CONTRACT.md §3, §5), and the HTTP responses carrying it.
+
+Enum members go into the JSON as they are: they are `StrEnum`s, which orjson writes as their
+value.
+"""
 
 from __future__ import annotations
 
@@ -92,7 +96,7 @@ def call(call: Call) -> dict[str, Any]:
         "from": call.from_,
         "from_formatted": call.from_,
         "phone_number_sid": None,
-        "status": call.status.value,
+        "status": call.status,
         "start_time": rfc2822(call.start_time),
         "end_time": rfc2822(call.end_time),
         "duration": None if call.duration_seconds is None else str(call.duration_seconds),
@@ -126,9 +130,9 @@ def _recording_common(recording: Recording) -> dict[str, Any]:
         "sid": recording.sid,
         "price": None,
         "price_unit": None,
-        "status": recording.status.value,
+        "status": recording.status,
         "channels": recording.options.channel_count,
-        "source": recording.source.value,
+        "source": recording.source,
         "error_code": recording.error_code,
         "encryption_details": None,
     }
@@ -137,7 +141,7 @@ def _recording_common(recording: Recording) -> dict[str, Any]:
 def call_recording(recording: Recording) -> dict[str, Any]:
     """A recording as the call-level endpoints show it."""
     body = _recording_common(recording)
-    body["track"] = recording.options.track.value
+    body["track"] = recording.options.track
     body["uri"] = (
         f"{ROOT}/{recording.account_sid}/Calls/{recording.call_sid}/Recordings/{recording.sid}.json"
     )
@@ -162,9 +166,9 @@ def account_recording(recording: Recording, base_url: str) -> dict[str, Any]:
 
 def event(event: RecordingEvent) -> dict[str, Any]:
     return {
-        "kind": event.kind.value,
+        "kind": event.kind,
         "at": iso8601(event.at),
         "date": rfc2822(event.at),
         "actor": event.actor,
-        "pause_behavior": event.pause_behavior.value if event.pause_behavior else None,
+        "pause_behavior": event.pause_behavior,
     }
