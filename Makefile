@@ -39,7 +39,7 @@ unit: $(VENV)/.dev
 test: lint typecheck unit
 
 bench: $(VENV)/.dev
-	$(BIN)/python bench/update_recording.py
+	$(BIN)/python bench/update_recording.py --prism
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
