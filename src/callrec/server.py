@@ -13,6 +13,8 @@ from callrec.api.context import Services
 from callrec.credentials import Sealer
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.ids import Clock, SidFactory, new_sid, system_clock
+from callrec.media.files import MediaFiles
+from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
 from callrec.service.calls import CallService
 from callrec.service.deps import Deps, Settings
@@ -42,7 +44,9 @@ def build(
 ) -> tuple[Router, AccountService]:
     store = SqliteStore(config.data_dir / DATABASE_FILE)
     settings = Settings(answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND))
-    deps = Deps(store, clock, sid_factory, settings)
+    files = MediaFiles(config.data_dir / "media")
+    media = MediaHub(files)
+    deps = Deps(store, clock, sid_factory, media, files, settings)
     lifecycle = Lifecycle(deps)
     accounts = AccountService(store, clock, sid_factory, Sealer.for_data_dir(config.data_dir))
     services = Services(
@@ -52,9 +56,14 @@ def build(
         public_url=config.public_url,
     )
 
+    async def start() -> None:
+        media.start_flushing()
+        await lifecycle.resume()
+
     async def stop() -> None:
         await lifecycle.close()
+        await media.close()
         await store.close()
         log.info("callrec stopped cleanly")
 
-    return create_app(services, lifecycle.resume, stop), accounts
+    return create_app(services, start, stop), accounts

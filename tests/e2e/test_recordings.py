@@ -11,9 +11,11 @@ from tests.conftest import answered_call, eventually
 from tests.support.server import ServerProcess
 
 
-def _completed(client: Any, call_sid: str, sid: str) -> Any:
+def _finished(client: Any, call_sid: str, sid: str) -> Any:
+    """Stop the recording and wait until it is completed or absent."""
     client.calls(call_sid).recordings(sid).update(status="stopped")
-    return eventually(lambda: (r := client.recordings(sid).fetch()).status == "completed" and r)
+    final = ("completed", "absent")
+    return eventually(lambda: (r := client.recordings(sid).fetch()).status in final and r)
 
 
 def test_create_echoes_options(client: Any) -> None:
@@ -73,7 +75,7 @@ def test_list_at_call_and_account_level(client: Any) -> None:
 def test_soft_delete(client: Any) -> None:
     call = answered_call(client)
     recording = client.calls(call.sid).recordings.create()
-    _completed(client, call.sid, recording.sid)
+    _finished(client, call.sid, recording.sid)
     assert client.calls(call.sid).recordings(recording.sid).delete() is True
 
     for context in (client, client.calls(call.sid)):

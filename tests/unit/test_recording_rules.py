@@ -38,7 +38,7 @@ class RecordingMachine(RuleBasedStateMachine):
         self.now = 0
         self.call = _call()
         self.recording, self.events = rules.start(
-            SID, self.call, RecordingOptions(), RecordingSource.START_CALL_RECORDING_API, 0, "AC"
+            SID, self.call, RecordingOptions(), RecordingSource.START_CALL_RECORDING_API, 0, 0, "AC"
         )
         self.model_status = "in-progress"
         self.model_behavior: PauseBehavior | None = None
@@ -66,10 +66,12 @@ class RecordingMachine(RuleBasedStateMachine):
             expected_refusal = CallNotInProgress
         if expected_refusal is not None:
             with pytest.raises(expected_refusal):
-                rules.update(self.recording, self.call.status, target, behavior, self.now, "AC")
+                rules.update(
+                    self.recording, self.call.status, target, behavior, self.now, self.now, "AC"
+                )
             return
         changed, events = rules.update(
-            self.recording, self.call.status, target, behavior, self.now, "AC"
+            self.recording, self.call.status, target, behavior, self.now, self.now, "AC"
         )
         if target.value == self.model_status:
             assert (changed, events) == (self.recording, [])
@@ -89,7 +91,7 @@ class RecordingMachine(RuleBasedStateMachine):
     def hang_up(self, wait: int) -> None:
         self._advance(wait)
         self.call = replace(self.call, status=CallStatus.COMPLETED)
-        changed, events = rules.stop_with_call(self.recording, self.now)
+        changed, events = rules.stop_with_call(self.recording, self.now, self.now)
         if self.model_status in ("in-progress", "paused"):
             self.model_status = "stopped"
             self.model_behavior = None
@@ -160,13 +162,13 @@ def test_start_needs_a_call_in_progress() -> None:
             continue
         with pytest.raises(CallNotInProgress):
             rules.start(
-                SID, _call(status), RecordingOptions(), RecordingSource.OUTBOUND_API, 0, None
+                SID, _call(status), RecordingOptions(), RecordingSource.OUTBOUND_API, 0, 0, None
             )
 
 
 def test_delete_only_finished_recordings() -> None:
     recording, _ = rules.start(
-        SID, _call(), RecordingOptions(), RecordingSource.OUTBOUND_API, 0, None
+        SID, _call(), RecordingOptions(), RecordingSource.OUTBOUND_API, 0, 0, None
     )
     with pytest.raises(TransitionNotAllowed):
         rules.delete(recording, 1, "AC")

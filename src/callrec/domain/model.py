@@ -135,6 +135,8 @@ class Call:
     end_time: Micros | None = None
     record: bool = False
     recording_options: RecordingOptions = field(default_factory=RecordingOptions)
+    #: Where on the media clock a live stream took over from synthetic audio (None: never).
+    stream_media_at: Micros | None = None
 
     @property
     def duration_seconds(self) -> int | None:
@@ -166,10 +168,15 @@ class Recording:
 
 @dataclass(frozen=True, slots=True)
 class RecordingEvent:
-    """One entry of a recording's timeline, with the credential that caused it (None: callrec)."""
+    """One entry of a recording's timeline, with the credential that caused it (None: callrec).
+
+    `at` is wall time. `media_at` is the point of the call's audio the event took effect at, in
+    microseconds of the call's media clock (zero when the call was answered): what the renderer
+    cuts the audio by, exact to the frame whatever the network did to the request."""
 
     recording_sid: str
     kind: EventKind
     at: Micros
     actor: str | None
     pause_behavior: PauseBehavior | None = None
+    media_at: Micros | None = None

@@ -36,6 +36,7 @@ def start(
     options: RecordingOptions,
     source: RecordingSource,
     now: Micros,
+    media_at: Micros,
     actor: str | None,
 ) -> Changed:
     """Start recording a call; only a call in progress can be recorded (Twilio error 21220)."""
@@ -52,7 +53,7 @@ def start(
         updated_at=now,
         start_time=now,
     )
-    return recording, [RecordingEvent(sid, EventKind.STARTED, now, actor)]
+    return recording, [RecordingEvent(sid, EventKind.STARTED, now, actor, media_at=media_at)]
 
 
 def update(
@@ -61,6 +62,7 @@ def update(
     target: RecordingStatus,
     behavior: PauseBehavior,
     now: Micros,
+    media_at: Micros,
     actor: str | None,
 ) -> Changed:
     """Apply UpdateCallRecording's `Status` (and `PauseBehavior`, used only when pausing)."""
@@ -77,26 +79,29 @@ def update(
         # changes nothing (our decision: CONTRACT.md §4).
         return recording, []
     if target is RecordingStatus.STOPPED:
-        return _stop(recording, now, actor)
+        return _stop(recording, now, media_at, actor)
     if target is RecordingStatus.PAUSED:
         changed = replace(recording, status=target, pause_behavior=behavior, updated_at=now)
-        return changed, [RecordingEvent(recording.sid, EventKind.PAUSED, now, actor, behavior)]
+        paused = RecordingEvent(recording.sid, EventKind.PAUSED, now, actor, behavior, media_at)
+        return changed, [paused]
     changed = replace(recording, status=target, pause_behavior=None, updated_at=now)
-    return changed, [RecordingEvent(recording.sid, EventKind.RESUMED, now, actor)]
+    resumed = RecordingEvent(recording.sid, EventKind.RESUMED, now, actor, media_at=media_at)
+    return changed, [resumed]
 
 
-def stop_with_call(recording: Recording, now: Micros) -> Changed:
+def stop_with_call(recording: Recording, now: Micros, media_at: Micros) -> Changed:
     """The call ended: a live recording stops with it; any other is left as it is."""
     if not recording.status.is_live:
         return recording, []
-    return _stop(recording, now, None)
+    return _stop(recording, now, media_at, None)
 
 
-def _stop(recording: Recording, now: Micros, actor: str | None) -> Changed:
+def _stop(recording: Recording, now: Micros, media_at: Micros, actor: str | None) -> Changed:
     changed = replace(
         recording, status=RecordingStatus.STOPPED, pause_behavior=None, updated_at=now
     )
-    return changed, [RecordingEvent(recording.sid, EventKind.STOPPED, now, actor)]
+    stopped = RecordingEvent(recording.sid, EventKind.STOPPED, now, actor, media_at=media_at)
+    return changed, [stopped]
 
 
 def begin_processing(recording: Recording, now: Micros) -> Changed:
@@ -117,6 +122,17 @@ def complete(recording: Recording, duration: int, now: Micros) -> Changed:
     return changed, [RecordingEvent(recording.sid, EventKind.COMPLETED, now, None)]
 
 
+def absent(recording: Recording, error_code: int, now: Micros) -> Changed:
+    """No usable audio: the recording is `absent` with Twilio's reason (16101 too short, 16102
+    silent) and no duration."""
+    if recording.status is not RecordingStatus.PROCESSING:
+        return recording, []
+    changed = replace(
+        recording, status=RecordingStatus.ABSENT, error_code=error_code, updated_at=now
+    )
+    return changed, [RecordingEvent(recording.sid, EventKind.ABSENT, now, None)]
+
+
 def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
     """Soft-delete a finished recording; a live or unfinished one must finish first."""
     if recording.is_deleted:
@@ -131,22 +147,23 @@ def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
 
 
 def recorded_micros(events: Iterable[RecordingEvent]) -> Micros:
-    """Length of the recording the timeline describes: wall time from start to stop, less every
-    `skip` pause (a `silence` pause is kept as silence, so it counts)."""
+    """Length of the recording the timeline describes: media time from start to stop, less
+    every `skip` pause (a `silence` pause is kept as silence, so it counts)."""
     started: Micros | None = None
     stopped: Micros | None = None
     skipped: Micros = 0
     skip_began: Micros | None = None
     for event in events:
+        at = event.at if event.media_at is None else event.media_at
         if event.kind is EventKind.STARTED:
-            started = event.at
+            started = at
         elif event.kind is EventKind.PAUSED and event.pause_behavior is PauseBehavior.SKIP:
-            skip_began = event.at
+            skip_began = at
         elif event.kind in (EventKind.RESUMED, EventKind.STOPPED) and skip_began is not None:
-            skipped += event.at - skip_began
+            skipped += at - skip_began
             skip_began = None
         if event.kind is EventKind.STOPPED:
-            stopped = event.at
+            stopped = at
             break
     if started is None or stopped is None:
         return 0

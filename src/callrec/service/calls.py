@@ -68,15 +68,19 @@ class CallService:
                 return call, []
             tx.update_call(ended)
             stopped = []
+            media_at = self._deps.media.position(sid, call.start_time, now)
             for recording in tx.recordings_of_call(sid):
-                changed, events = recordings.stop_with_call(recording, now)
+                changed, events = recordings.stop_with_call(recording, now, media_at)
                 if events:
+                    self._deps.media.close_gate(changed.sid)
                     tx.update_recording(changed)
                     tx.append_events(events)
                     stopped.append(changed.sid)
             return ended, stopped
 
         call, stopped = await self._deps.store.write(update)
+        for recording_sid in stopped:
+            self._deps.media.finish(recording_sid)
         self._lifecycle.recordings_stopped(stopped)
         return call
 

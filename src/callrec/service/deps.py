@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from callrec.domain.errors import NotFound
 from callrec.domain.model import MICROS_PER_SECOND, Call, Micros, Recording
 from callrec.ids import Clock, SidFactory
+from callrec.media.files import MediaFiles
+from callrec.media.hub import MediaHub
 from callrec.storage.base import Store, Tx
 
 
@@ -21,6 +23,8 @@ class Deps:
     store: Store
     clock: Clock
     new_sid: SidFactory
+    media: MediaHub
+    files: MediaFiles
     settings: Settings = Settings()
 
 

@@ -12,15 +12,20 @@ from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.model import (
     MICROS_PER_SECOND,
+    Call,
     CallStatus,
     Micros,
+    Recording,
+    RecordingEvent,
     RecordingSource,
     RecordingStatus,
 )
 from callrec.service.deps import Deps
+from callrec.service.media import render_to_disk
 from callrec.storage.base import Tx
 
 log = logging.getLogger(__name__)
+FINALIZING = (RecordingStatus.STOPPED, RecordingStatus.PROCESSING)
 
 
 class Lifecycle:
@@ -64,54 +69,72 @@ class Lifecycle:
         await self._deps.store.write(ring)
 
     async def _answer(self, call_sid: str) -> None:
-        def answer(tx: Tx) -> None:
+        def answer(tx: Tx) -> str | None:
             call = tx.call(call_sid)
             if call is None:
-                return
+                return None
             now = self._deps.clock()
             answered = calls.answer(call, now)
             if answered is call:
-                return
+                return None
             tx.update_call(answered)
-            if answered.record:
-                recording, events = recordings.start(
-                    self._deps.new_sid("RE"),
-                    answered,
-                    answered.recording_options,
-                    RecordingSource.OUTBOUND_API,
-                    now,
-                    actor=None,
-                )
-                tx.insert_recording(recording)
-                tx.append_events(events)
+            if not answered.record:
+                return None
+            recording, events = recordings.start(
+                self._deps.new_sid("RE"),
+                answered,
+                answered.recording_options,
+                RecordingSource.OUTBOUND_API,
+                now,
+                0,  # the media clock starts when the call is answered
+                actor=None,
+            )
+            tx.insert_recording(recording)
+            tx.append_events(events)
+            return recording.sid
 
-        await self._deps.store.write(answer)
+        recording_sid = await self._deps.store.write(answer)
+        if recording_sid is not None:
+            self._deps.media.capture(recording_sid, call_sid)
 
     async def _finalize(self, sid: str) -> None:
-        """stopped → processing → completed, with the duration the timeline gives."""
+        """stopped → processing → completed (or absent), once the WAV is on disk."""
 
-        def begin(tx: Tx) -> None:
+        def begin(tx: Tx) -> tuple[Recording, list[RecordingEvent], Call | None] | None:
             recording = tx.recording(sid)
-            if recording is not None:
-                changed, events = recordings.begin_processing(recording, self._deps.clock())
-                if events:
-                    tx.update_recording(changed)
-                    tx.append_events(events)
+            if recording is None or recording.status not in FINALIZING:
+                return None
+            changed, events = recordings.begin_processing(recording, self._deps.clock())
+            if events:
+                tx.update_recording(changed)
+                tx.append_events(events)
+            return changed, tx.events(sid), tx.call(recording.call_sid)
 
-        def complete(tx: Tx) -> None:
-            recording = tx.recording(sid)
-            if recording is None:
+        found = await self._deps.store.write(begin)
+        if found is None:
+            return
+        recording, timeline, call = found
+        loop = asyncio.get_running_loop()
+        rendered = await loop.run_in_executor(
+            None, render_to_disk, self._deps.files, recording, timeline, call
+        )
+
+        def finish(tx: Tx) -> None:
+            current = tx.recording(sid)
+            if current is None:
                 return
-            length = recordings.recorded_micros(tx.events(sid))
-            changed, events = recordings.complete(
-                recording, recordings.whole_seconds(length), self._deps.clock()
-            )
+            now = self._deps.clock()
+            if rendered.absent_code is None:
+                duration = recordings.whole_seconds(round(rendered.seconds * MICROS_PER_SECOND))
+                changed, events = recordings.complete(current, duration, now)
+            else:
+                changed, events = recordings.absent(current, rendered.absent_code, now)
             if events:
                 tx.update_recording(changed)
                 tx.append_events(events)
 
-        await self._deps.store.write(begin)
-        await self._deps.store.write(complete)
+        await self._deps.store.write(finish)
+        self._deps.files.capture(sid).unlink(missing_ok=True)
 
     def _at(self, when: Micros, action: Callable[[], Awaitable[None]]) -> None:
         async def later() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from callrec.domain import recording as recordings
 from callrec.domain.errors import NotFound, SeveralActiveRecordings
 from callrec.domain.model import (
-    CallStatus,
     PauseBehavior,
     Recording,
     RecordingEvent,
@@ -15,7 +14,7 @@ from callrec.domain.model import (
 )
 from callrec.service.deps import Deps, owned_call, owned_recording
 from callrec.service.lifecycle import Lifecycle
-from callrec.storage.base import PageRequest, Position, RecordingFilter, Tx
+from callrec.storage.base import CallState, PageRequest, Position, RecordingFilter, Tx
 
 #: The pseudo-sid that names a call's one active recording (UpdateCallRecording only).
 CURRENT = "Twilio.CURRENT"
@@ -33,19 +32,23 @@ class RecordingService:
 
         def start(tx: Tx) -> Recording:
             call = owned_call(tx, account_sid, call_sid)
+            now = self._deps.clock()
             recording, events = recordings.start(
                 sid,
                 call,
                 options,
                 RecordingSource.START_CALL_RECORDING_API,
-                self._deps.clock(),
+                now,
+                self._deps.media.position(call.sid, call.start_time, now),
                 actor,
             )
             tx.insert_recording(recording)
             tx.append_events(events)
             return recording
 
-        return await self._deps.store.write(start)
+        recording = await self._deps.store.write(start)
+        self._deps.media.capture(recording.sid, call_sid)
+        return recording
 
     async def update(
         self,
@@ -56,22 +59,40 @@ class RecordingService:
         behavior: PauseBehavior,
         actor: str,
     ) -> Recording:
+        media = self._deps.media
+        gate_closed: list[str] = []
+
         def update(tx: Tx) -> Recording:
             if sid == CURRENT:
-                call_status = owned_call(tx, account_sid, call_sid).status
+                call = owned_call(tx, account_sid, call_sid)
+                state = CallState(call.status, call.start_time)
                 recording = _current(tx, call_sid)
             else:
-                recording, call_status = _recording_on_call(tx, account_sid, call_sid, sid)
+                recording, state = _recording_on_call(tx, account_sid, call_sid, sid)
+            now = self._deps.clock()
+            media_at = media.position(call_sid, state.start_time, now)
             changed, events = recordings.update(
-                recording, call_status, target, behavior, self._deps.clock(), actor
+                recording, state.status, target, behavior, now, media_at, actor
             )
             if events:
+                if changed.status is not RecordingStatus.IN_PROGRESS:
+                    # Closed now, before any later frame is looked at (see media.hub).
+                    media.close_gate(changed.sid)
+                    gate_closed.append(changed.sid)
                 tx.update_recording(changed)
                 tx.append_events(events)
             return changed
 
-        changed = await self._deps.store.write(update)
-        if changed.status is RecordingStatus.STOPPED:
+        try:
+            changed = await self._deps.store.write(update)
+        except Exception:
+            for closed in gate_closed:  # nothing changed after all
+                media.open_gate(closed)
+            raise
+        if changed.status is RecordingStatus.IN_PROGRESS:
+            media.open_gate(changed.sid)
+        elif changed.status is RecordingStatus.STOPPED:
+            media.finish(changed.sid)
             self._lifecycle.recordings_stopped([changed.sid])
         return changed
 
@@ -124,6 +145,7 @@ class RecordingService:
             tx.append_events(events)
 
         await self._deps.store.write(delete)
+        self._deps.files.delete(sid)
 
     async def events(self, account_sid: str, sid: str) -> list[RecordingEvent]:
         def timeline(tx: Tx) -> list[RecordingEvent]:
@@ -135,14 +157,14 @@ class RecordingService:
 
 def _recording_on_call(
     tx: Tx, account_sid: str, call_sid: str, sid: str
-) -> tuple[Recording, CallStatus]:
-    found = tx.recording_and_call_status(sid)
+) -> tuple[Recording, CallState]:
+    found = tx.recording_and_call_state(sid)
     if found is None:
         raise NotFound()
-    recording, call_status = found
+    recording, state = found
     if recording.account_sid != account_sid or recording.call_sid != call_sid:
         raise NotFound()
-    return recording, call_status
+    return recording, state
 
 
 def _current(tx: Tx, call_sid: str) -> Recording:

@@ -70,6 +70,14 @@ class RecordingFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class CallState:
+    """What an update of a recording needs of its call."""
+
+    status: CallStatus
+    start_time: Micros | None
+
+
+@dataclass(frozen=True, slots=True)
 class Credential:
     """A secret that authenticates as an account: its auth token, or one of its API keys."""
 
@@ -98,8 +106,8 @@ class Tx(Protocol):
     def list_calls(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]: ...
 
     def recording(self, sid: str) -> Recording | None: ...
-    def recording_and_call_status(self, sid: str) -> tuple[Recording, CallStatus] | None:
-        """The recording and the status of its call, if both exist (one query, for updates)."""
+    def recording_and_call_state(self, sid: str) -> tuple[Recording, CallState] | None:
+        """The recording and the state of its call, if both exist (one query, for updates)."""
         ...
 
     def recordings_of_call(self, call_sid: str) -> Sequence[Recording]: ...

@@ -30,6 +30,7 @@ from callrec.domain.model import (
 )
 from callrec.storage.base import (
     CallFilter,
+    CallState,
     Credential,
     PageRequest,
     Position,
@@ -39,11 +40,11 @@ from callrec.storage.base import (
 
 _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
-    " start_time, end_time, record, recording_options"
+    " start_time, end_time, record, recording_options, stream_media_at"
 )
 _INSERT_EVENT = (
-    "INSERT INTO recording_events (recording_sid, kind, at, actor, pause_behavior)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO recording_events (recording_sid, kind, at, actor, pause_behavior, media_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 _RECORDING_COLUMNS = (
     "id, sid, account_sid, call_sid, status, source, options, created_at, updated_at,"
@@ -62,7 +63,8 @@ _SELECT_RECORDING = f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE sid = ?"
 _SELECT_RECORDING_AND_CALL_STATUS = (
     "SELECT "
     + ", ".join(f"r.{name.strip()}" for name in _RECORDING_COLUMNS.split(","))
-    + ", c.status FROM recordings AS r JOIN calls AS c ON c.sid = r.call_sid WHERE r.sid = ?"
+    + ", c.status, c.start_time FROM recordings AS r JOIN calls AS c ON c.sid = r.call_sid"
+    " WHERE r.sid = ?"
 )
 _UPDATE_RECORDING = (
     "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
@@ -110,6 +112,7 @@ def _call(row: sqlite3.Row) -> Call:
         end_time=row["end_time"],
         record=bool(row["record"]),
         recording_options=decode_options(row["recording_options"]),
+        stream_media_at=row["stream_media_at"],
     )
 
 
@@ -248,7 +251,7 @@ class SqliteTx:
     def insert_call(self, call: Call) -> None:
         self._conn.execute(
             f"INSERT INTO calls ({_CALL_COLUMNS})"
-            " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 call.sid,
                 call.account_sid,
@@ -262,14 +265,22 @@ class SqliteTx:
                 call.end_time,
                 int(call.record),
                 encode_options(call.recording_options),
+                call.stream_media_at,
             ),
         )
 
     def update_call(self, call: Call) -> None:
         self._conn.execute(
-            "UPDATE calls SET status = ?, updated_at = ?, start_time = ?, end_time = ?"
-            " WHERE sid = ?",
-            (call.status, call.updated_at, call.start_time, call.end_time, call.sid),
+            "UPDATE calls SET status = ?, updated_at = ?, start_time = ?, end_time = ?,"
+            " stream_media_at = ? WHERE sid = ?",
+            (
+                call.status,
+                call.updated_at,
+                call.start_time,
+                call.end_time,
+                call.stream_media_at,
+                call.sid,
+            ),
         )
 
     def delete_call(self, sid: str) -> None:
@@ -300,9 +311,9 @@ class SqliteTx:
         row = self._one(_SELECT_RECORDING, sid)
         return _recording(row) if row else None
 
-    def recording_and_call_status(self, sid: str) -> tuple[Recording, CallStatus] | None:
+    def recording_and_call_state(self, sid: str) -> tuple[Recording, CallState] | None:
         row = self._one(_SELECT_RECORDING_AND_CALL_STATUS, sid)
-        return (_recording(row), _CALL_STATUS[row[-1]]) if row else None
+        return (_recording(row), CallState(_CALL_STATUS[row[-2]], row[-1])) if row else None
 
     def recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
         rows = self._all(
@@ -378,7 +389,14 @@ class SqliteTx:
             event = events[0]
             self._conn.execute(
                 _INSERT_EVENT,
-                (event.recording_sid, event.kind, event.at, event.actor, event.pause_behavior),
+                (
+                    event.recording_sid,
+                    event.kind,
+                    event.at,
+                    event.actor,
+                    event.pause_behavior,
+                    event.media_at,
+                ),
             )
             return
         self._conn.executemany(
@@ -390,6 +408,7 @@ class SqliteTx:
                     event.at,
                     event.actor,
                     event.pause_behavior,
+                    event.media_at,
                 )
                 for event in events
             ],
@@ -406,6 +425,7 @@ class SqliteTx:
                 row["at"],
                 row["actor"],
                 PauseBehavior(row["pause_behavior"]) if row["pause_behavior"] else None,
+                row["media_at"],
             )
             for row in rows
         ]

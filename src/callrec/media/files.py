@@ -1,0 +1,79 @@
+"""Where a recording's audio lives on disk, and writing it: WAV once, MP3 on first request."""
+
+from __future__ import annotations
+
+import os
+import wave
+from pathlib import Path
+
+import lameenc  # type: ignore[import-not-found]  # ships no type information
+import numpy as np
+import numpy.typing as npt
+
+MP3_KBPS = 32
+
+
+class MediaFiles:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def capture(self, sid: str) -> Path:
+        return self.root / f"{sid}.cap"
+
+    def wav(self, sid: str) -> Path:
+        return self.root / f"{sid}.wav"
+
+    def mp3(self, sid: str) -> Path:
+        return self.root / f"{sid}.mp3"
+
+    def delete(self, sid: str) -> None:
+        for path in (self.capture(sid), self.wav(sid), self.mp3(sid)):
+            path.unlink(missing_ok=True)
+
+
+def write_wav(path: Path, audio: npt.NDArray[np.int16], rate: int) -> None:
+    """Write 16-bit PCM WAV atomically: a reader sees the whole file or none."""
+    partial = path.with_suffix(".wav.partial")
+    with wave.open(str(partial), "wb") as out:
+        out.setnchannels(audio.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(audio.astype("<i2").tobytes())
+    _commit(partial, path)
+
+
+def read_wav(path: Path) -> tuple[npt.NDArray[np.int16], int]:
+    with wave.open(str(path), "rb") as source:
+        channels, rate = source.getnchannels(), source.getframerate()
+        data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+    return data.reshape(-1, channels).astype(np.int16), rate
+
+
+def downmix(audio: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    if audio.shape[1] == 1:
+        return audio
+    mixed: npt.NDArray[np.int16] = (audio.astype(np.int32).sum(axis=1) // audio.shape[1]).astype(
+        np.int16
+    )
+    return mixed.reshape(-1, 1)
+
+
+def write_mp3(wav_path: Path, mp3_path: Path) -> None:
+    """Encode the WAV with LAME (made once, then served from disk)."""
+    audio, rate = read_wav(wav_path)
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(MP3_KBPS * audio.shape[1])
+    encoder.set_in_sample_rate(rate)
+    encoder.set_channels(audio.shape[1])
+    encoder.set_quality(5)
+    data = encoder.encode(audio.astype("<i2").tobytes()) + encoder.flush()
+    partial = mp3_path.with_suffix(".mp3.partial")
+    partial.write_bytes(bytes(data))
+    _commit(partial, mp3_path)
+
+
+def _commit(partial: Path, final: Path) -> None:
+    with partial.open("rb") as file:
+        os.fsync(file.fileno())
+    os.replace(partial, final)

@@ -1,0 +1,149 @@
+"""Render a recording from its timeline and its captured frames (pure: arrays in, arrays out).
+
+The output spans the recording's media time from start to stop. Before a live stream took over,
+a call's audio is synthetic; after, it is what was captured, silence where nothing arrived. A
+`silence` pause is zeros exactly as long as the pause; a `skip` pause is cut out. Tracks are
+then mixed (mono, averaged so they never clip), put side by side (dual: inbound first), or one
+alone; `trim-silence` drops leading and trailing silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from callrec.domain.model import (
+    MICROS_PER_SECOND,
+    EventKind,
+    Micros,
+    PauseBehavior,
+    RecordingEvent,
+    RecordingOptions,
+    RecordingTrack,
+    Trim,
+)
+from callrec.media.capture import Frame
+
+Samples = npt.NDArray[np.int16]
+#: (track, first sample on the call's media clock, count, rate) -> samples
+Synth = Callable[[RecordingTrack, int, int, int], Samples]
+
+#: Below this magnitude a sample counts as silence (about -50 dBFS).
+SILENCE_THRESHOLD = 100
+#: Shorter than this, a recording is `absent` with 16101 (our decision).
+MIN_SECONDS = 0.5
+TOO_SHORT = 16101
+SILENT = 16102
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    begin: Micros
+    end: Micros
+    behavior: PauseBehavior
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    start: Micros
+    stop: Micros
+    pauses: tuple[Pause, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    audio: npt.NDArray[np.int16]  # shape (samples, channels)
+    rate: int
+    absent_code: int | None
+
+    @property
+    def seconds(self) -> float:
+        return len(self.audio) / self.rate
+
+
+def timeline(events: Iterable[RecordingEvent]) -> Timeline:
+    """Start, stop and pauses on the media clock, from the recording's events."""
+    start: Micros | None = None
+    stop: Micros | None = None
+    pauses: list[Pause] = []
+    open_pause: tuple[Micros, PauseBehavior] | None = None
+    for event in events:
+        at = event.media_at if event.media_at is not None else 0
+        if event.kind is EventKind.STARTED:
+            start = at
+        elif event.kind is EventKind.PAUSED and event.pause_behavior is not None:
+            open_pause = (at, event.pause_behavior)
+        elif event.kind in (EventKind.RESUMED, EventKind.STOPPED) and open_pause is not None:
+            pauses.append(Pause(open_pause[0], at, open_pause[1]))
+            open_pause = None
+        if event.kind is EventKind.STOPPED:
+            stop = at
+            break
+    if start is None or stop is None:
+        raise ValueError("the timeline has no start or no stop")
+    return Timeline(start, max(start, stop), tuple(pauses))
+
+
+def render(
+    line: Timeline,
+    options: RecordingOptions,
+    rate: int,
+    frames: Sequence[Frame],
+    synth: Synth | None,
+    synth_until: Micros | None,
+) -> Rendered:
+    def index(at: Micros) -> int:
+        return round((at - line.start) * rate / MICROS_PER_SECOND)
+
+    length = index(line.stop)
+    first = round(line.start * rate / MICROS_PER_SECOND)
+    tracks = {}
+    for track in (RecordingTrack.INBOUND, RecordingTrack.OUTBOUND):
+        audio = np.zeros(length, dtype=np.int16)
+        if synth is not None:
+            end = length if synth_until is None else max(0, min(length, index(synth_until)))
+            audio[:end] = synth(track, first, end, rate)
+        for frame in frames:
+            if frame.track is track:
+                at = index(frame.media_at)
+                lo, hi = max(at, 0), min(at + frame.samples.size, length)
+                if lo < hi:
+                    audio[lo:hi] = frame.samples[lo - at : hi - at]
+        tracks[track] = audio
+    keep = np.ones(length, dtype=bool)
+    for pause in line.pauses:
+        lo, hi = max(0, index(pause.begin)), min(length, index(pause.end))
+        for audio in tracks.values():
+            audio[lo:hi] = 0  # nothing paused is ever heard, whatever the source
+        if pause.behavior is PauseBehavior.SKIP:
+            keep[lo:hi] = False
+    audio = _channels(options, {t: a[keep] for t, a in tracks.items()})
+    if options.trim is Trim.TRIM_SILENCE:
+        audio = _trim(audio)
+    if len(audio) < MIN_SECONDS * rate:
+        return Rendered(audio, rate, TOO_SHORT)
+    if not np.any(np.abs(audio.astype(np.int32)) > SILENCE_THRESHOLD):
+        return Rendered(audio, rate, SILENT)
+    return Rendered(audio, rate, None)
+
+
+def _channels(options: RecordingOptions, tracks: dict[RecordingTrack, Samples]) -> Samples:
+    inbound, outbound = tracks[RecordingTrack.INBOUND], tracks[RecordingTrack.OUTBOUND]
+    if options.track is RecordingTrack.INBOUND:
+        return inbound.reshape(-1, 1)
+    if options.track is RecordingTrack.OUTBOUND:
+        return outbound.reshape(-1, 1)
+    if options.channel_count == 2:
+        return np.stack([inbound, outbound], axis=1)
+    mixed = (inbound.astype(np.int32) + outbound.astype(np.int32)) // 2
+    return mixed.astype(np.int16).reshape(-1, 1)
+
+
+def _trim(audio: Samples) -> Samples:
+    loud = np.flatnonzero(np.any(np.abs(audio.astype(np.int32)) > SILENCE_THRESHOLD, axis=1))
+    if loud.size == 0:
+        return audio[:0]
+    return audio[loud[0] : loud[-1] + 1]
