@@ -37,6 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how long an emulated call rings before it is answered (default 1.0)",
     )
     serve.add_argument(
+        "--public-media",
+        action="store_true",
+        help="serve recording media without credentials (Twilio's default; off here)",
+    )
+    serve.add_argument(
         "--public-url",
         help="absolute base URL of this server, for media_url (default: from each request)",
     )
@@ -88,7 +93,7 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = Config(args.data_dir, args.answer_delay, args.public_url)
+    config = Config(args.data_dir, args.answer_delay, args.public_url, args.public_media)
     app, accounts = build(config)
     sid, token = _serving_account(accounts)
     print(

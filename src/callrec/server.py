@@ -31,6 +31,7 @@ class Config:
     data_dir: Path
     answer_delay_seconds: float = 1.0
     public_url: str | None = None
+    public_media: bool = False
 
 
 def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService:
@@ -53,7 +54,9 @@ def build(
         accounts=accounts,
         calls=CallService(deps, lifecycle),
         recordings=RecordingService(deps, lifecycle),
+        files=files,
         public_url=config.public_url,
+        public_media=config.public_media,
     )
 
     async def start() -> None:

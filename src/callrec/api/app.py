@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.routing import Router
 
-from callrec.api import calls, inspect, recordings
+from callrec.api import calls, inspect, media, recordings
 from callrec.api.context import Services
 from callrec.api.resource import no_route
 
@@ -33,6 +33,7 @@ def create_app(
     return Router(
         routes=[
             *recordings.routes(services),
+            *media.routes(services),  # after recordings: `{RE}.json` is not media
             *calls.routes(services),
             *inspect.routes(services),
         ],

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from callrec.media.files import MediaFiles
 from callrec.service.accounts import AccountService
 from callrec.service.calls import CallService
 from callrec.service.recordings import RecordingService
@@ -16,8 +17,11 @@ class Services:
     accounts: AccountService
     calls: CallService
     recordings: RecordingService
+    files: MediaFiles
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
     public_url: str | None = None
+    #: Serve recording media without credentials, as Twilio does unless told otherwise.
+    public_media: bool = False
 
     def base_url(self, request: Request) -> str:
         if self.public_url:

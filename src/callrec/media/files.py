@@ -27,8 +27,12 @@ class MediaFiles:
     def mp3(self, sid: str) -> Path:
         return self.root / f"{sid}.mp3"
 
+    def variant(self, sid: str, extension: str, mono: bool) -> Path:
+        """The file served for a download: as recorded, or downmixed to one channel."""
+        return self.root / (f"{sid}-mono.{extension}" if mono else f"{sid}.{extension}")
+
     def delete(self, sid: str) -> None:
-        for path in (self.capture(sid), self.wav(sid), self.mp3(sid)):
+        for path in self.root.glob(f"{sid}*"):
             path.unlink(missing_ok=True)
 
 
@@ -57,6 +61,11 @@ def downmix(audio: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         np.int16
     )
     return mixed.reshape(-1, 1)
+
+
+def write_mono_wav(wav_path: Path, mono_path: Path) -> None:
+    audio, rate = read_wav(wav_path)
+    write_wav(mono_path, downmix(audio), rate)
 
 
 def write_mp3(wav_path: Path, mp3_path: Path) -> None:
