@@ -37,6 +37,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how long an emulated call rings before it is answered (default 1.0)",
     )
     serve.add_argument(
+        "--streams-path",
+        default="/streams",
+        help="path of the media stream WebSocket (default /streams)",
+    )
+    serve.add_argument(
+        "--stream-grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a call waits for a dropped stream to reconnect before it ends (5.0)",
+    )
+    serve.add_argument(
         "--public-media",
         action="store_true",
         help="serve recording media without credentials (Twilio's default; off here)",
@@ -93,7 +105,14 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    config = Config(args.data_dir, args.answer_delay, args.public_url, args.public_media)
+    config = Config(
+        args.data_dir,
+        args.answer_delay,
+        args.public_url,
+        args.public_media,
+        args.streams_path,
+        args.stream_grace,
+    )
     app, accounts = build(config)
     sid, token = _serving_account(accounts)
     print(

@@ -20,6 +20,7 @@ from callrec.service.calls import CallService
 from callrec.service.deps import Deps, Settings
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
+from callrec.service.streams import StreamService
 from callrec.storage.sqlite import SqliteStore
 
 DATABASE_FILE = "callrec.db"
@@ -32,6 +33,9 @@ class Config:
     answer_delay_seconds: float = 1.0
     public_url: str | None = None
     public_media: bool = False
+    streams_path: str = "/streams"
+    #: How long a call waits for its dropped stream to reconnect before it ends.
+    stream_grace_seconds: float = 5.0
 
 
 def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService:
@@ -50,9 +54,12 @@ def build(
     deps = Deps(store, clock, sid_factory, media, files, settings)
     lifecycle = Lifecycle(deps)
     accounts = AccountService(store, clock, sid_factory, Sealer.for_data_dir(config.data_dir))
+    calls = CallService(deps, lifecycle)
+    streams = StreamService(deps, calls, config.stream_grace_seconds)
     services = Services(
         accounts=accounts,
-        calls=CallService(deps, lifecycle),
+        calls=calls,
+        streams=streams,
         recordings=RecordingService(deps, lifecycle),
         files=files,
         public_url=config.public_url,
@@ -62,11 +69,13 @@ def build(
     async def start() -> None:
         media.start_flushing()
         await lifecycle.resume()
+        await streams.resume()
 
     async def stop() -> None:
+        await streams.close()
         await lifecycle.close()
         await media.close()
         await store.close()
         log.info("callrec stopped cleanly")
 
-    return create_app(services, start, stop), accounts
+    return create_app(services, start, stop, config.streams_path), accounts

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.routing import Router
 
-from callrec.api import calls, inspect, media, recordings
+from callrec.api import calls, inspect, media, recordings, streams
 from callrec.api.context import Services
 from callrec.api.resource import no_route
 
@@ -21,6 +21,7 @@ def create_app(
     services: Services,
     on_start: Callable[[], Awaitable[None]],
     on_stop: Callable[[], Awaitable[None]],
+    streams_path: str = "/streams",
 ) -> Router:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -36,6 +37,7 @@ def create_app(
             *media.routes(services),  # after recordings: `{RE}.json` is not media
             *calls.routes(services),
             *inspect.routes(services),
+            *streams.routes(services, streams_path),
         ],
         default=no_route,
         lifespan=lifespan,

@@ -10,6 +10,7 @@ from callrec.media.files import MediaFiles
 from callrec.service.accounts import AccountService
 from callrec.service.calls import CallService
 from callrec.service.recordings import RecordingService
+from callrec.service.streams import StreamService
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,7 @@ class Services:
     accounts: AccountService
     calls: CallService
     recordings: RecordingService
+    streams: StreamService
     files: MediaFiles
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
     public_url: str | None = None

@@ -159,6 +159,13 @@ class AccountService:
             valid = await loop.run_in_executor(None, verify_secret, secret, credential.secret_hash)
         return Principal(credential.sid, credential.account_sid) if valid else None
 
+    async def auth_token(self, account_sid: str) -> str | None:
+        """The account's auth token, to check or make Twilio signatures (None: unknown)."""
+        credential = await self._store.read(lambda tx: tx.credential(account_sid))
+        if credential is None or credential.secret_sealed is None:
+            return None
+        return self._sealer.unseal(credential.secret_sealed)
+
     async def may_act_on(self, principal: Principal, account_sid: str) -> bool:
         """Whether the principal may act on `account_sid`: its own account, or a subaccount of
         it. Raises NotFound if there is no such account."""

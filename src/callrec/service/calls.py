@@ -84,6 +84,12 @@ class CallService:
         self._lifecycle.recordings_stopped(stopped)
         return call
 
+    async def hang_up(self, sid: str) -> None:
+        """End the call on callrec's own account (its stream stopped or never came back)."""
+        call = await self._deps.store.read(lambda tx: tx.call(sid))
+        if call is not None and call.status is CallStatus.IN_PROGRESS:
+            await self.update(call.account_sid, sid, CallStatus.COMPLETED, redirect=False)
+
     async def delete(self, account_sid: str, sid: str) -> None:
         """Delete the call's record; its recordings stay, at account level (our decision)."""
 

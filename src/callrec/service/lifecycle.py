@@ -45,15 +45,22 @@ class Lifecycle:
     async def resume(self) -> None:
         """Re-schedule what a previous run of the server left unfinished."""
 
-        def unfinished(tx: Tx) -> tuple[list[tuple[str, Micros, Micros]], list[str]]:
+        def unfinished(
+            tx: Tx,
+        ) -> tuple[list[tuple[str, Micros, Micros]], list[str], list[Recording]]:
             pending = [(c.sid, c.created_at, c.answer_at) for c in tx.pending_calls()]
             stopped = tx.recordings_in([RecordingStatus.STOPPED, RecordingStatus.PROCESSING])
-            return pending, [r.sid for r in stopped]
+            live = tx.recordings_in([RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED])
+            return pending, [r.sid for r in stopped], list(live)
 
-        pending, stopped = await self._deps.store.read(unfinished)
+        pending, stopped, live = await self._deps.store.read(unfinished)
         for sid, created_at, answer_at in pending:
             self.call_created(sid, created_at, answer_at)
         self.recordings_stopped(stopped)
+        for recording in live:  # ready for the stream to come back, gates as they were
+            self._deps.media.capture(recording.sid, recording.call_sid)
+            if recording.status is RecordingStatus.PAUSED:
+                self._deps.media.close_gate(recording.sid)
 
     async def close(self) -> None:
         for task in self._tasks:

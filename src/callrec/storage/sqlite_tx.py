@@ -286,6 +286,13 @@ class SqliteTx:
     def delete_call(self, sid: str) -> None:
         self._conn.execute("DELETE FROM calls WHERE sid = ?", (sid,))
 
+    def streamed_live_calls(self) -> Sequence[Call]:
+        rows = self._all(
+            f"SELECT {_CALL_COLUMNS} FROM calls"
+            " WHERE status = 'in-progress' AND stream_media_at IS NOT NULL"
+        )
+        return [_call(row) for row in rows]
+
     def pending_calls(self) -> Sequence[Call]:
         rows = self._all(f"SELECT {_CALL_COLUMNS} FROM calls WHERE status IN ('queued', 'ringing')")
         return [_call(row) for row in rows]

@@ -1,0 +1,119 @@
+"""Twilio Media Streams messages (CONTRACT.md §11), parsed into typed values (pure).
+
+    connected → start → media* (mark | dtmf)* → stop
+
+Anything malformed raises `ProtocolError`; the connection is then closed, nothing recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
+from callrec.ids import ACCOUNT_SID, CALL_SID, is_sid
+
+MULAW_RATE = 8_000
+MAX_PAYLOAD_BYTES = 16_000  # 2 s of μ-law: far beyond a 20 ms frame
+
+
+class ProtocolError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    account_sid: str
+    call_sid: str
+    stream_sid: str
+    tracks: tuple[RecordingTrack, ...]
+    rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    track: RecordingTrack
+    offset: Micros  # since the stream began
+    payload: bytes  # μ-law
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Other:
+    """connected, mark, dtmf, and whatever Twilio adds later: nothing to record."""
+
+    event: str
+
+
+Message = Start | Media | Stop | Other
+_TRACKS = {"inbound": RecordingTrack.INBOUND, "outbound": RecordingTrack.OUTBOUND}
+
+
+def parse(text: str) -> Message:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        raise ProtocolError("not JSON") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("not a JSON object")
+    event = message.get("event")
+    if event == "media":
+        return _media(_object(message, "media"))
+    if event == "start":
+        return _start(_object(message, "start"))
+    if event == "stop":
+        return Stop()
+    if isinstance(event, str):
+        return Other(event)
+    raise ProtocolError("no event")
+
+
+def _object(message: dict[str, Any], key: str) -> dict[str, Any]:
+    value = message.get(key)
+    if not isinstance(value, dict):
+        raise ProtocolError(f"'{key}' is missing")
+    return value
+
+
+def _media(media: dict[str, Any]) -> Media:
+    track = _TRACKS.get(media.get("track", "inbound"))
+    if track is None:
+        raise ProtocolError("unknown track")
+    try:
+        offset = int(media["timestamp"]) * (MICROS_PER_SECOND // 1000)
+        payload = base64.b64decode(media["payload"], validate=True)
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ProtocolError("bad media message") from None
+    if offset < 0 or len(payload) > MAX_PAYLOAD_BYTES:
+        raise ProtocolError("bad media message")
+    return Media(track, offset, payload)
+
+
+def _start(start: dict[str, Any]) -> Start:
+    account_sid, call_sid = start.get("accountSid"), start.get("callSid")
+    if not isinstance(account_sid, str) or not is_sid(ACCOUNT_SID, account_sid):
+        raise ProtocolError("bad accountSid")
+    if not isinstance(call_sid, str) or not is_sid(CALL_SID, call_sid):
+        raise ProtocolError("bad callSid")
+    media_format = start.get("mediaFormat") or {}
+    encoding = media_format.get("encoding", "audio/x-mulaw")
+    rate = media_format.get("sampleRate", MULAW_RATE)
+    if encoding != "audio/x-mulaw" or rate != MULAW_RATE:
+        raise ProtocolError("only audio/x-mulaw at 8000 Hz is spoken on this protocol")
+    names = start.get("tracks") or ["inbound"]
+    if not isinstance(names, list) or any(name not in _TRACKS for name in names):
+        raise ProtocolError("bad tracks")
+    return Start(
+        account_sid,
+        call_sid,
+        str(start.get("streamSid", "")),
+        tuple(_TRACKS[name] for name in names),
+        MULAW_RATE,
+    )

@@ -1,0 +1,216 @@
+"""Live audio through the real WebSocket, paused and resumed through the official SDK: the WAV
+has the right length, channels, silent span and missing span, and no byte of what was said
+while paused exists anywhere under the data directory."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+import pytest
+from twilio.request_validator import RequestValidator
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from callrec.media.codec import ulaw_decode
+from tests.conftest import AccountKeys, eventually
+from tests.support.client import sdk_client
+from tests.support.server import ServerProcess
+from tests.support.streamer import RATE, TwilioStreamer, tone
+
+INBOUND_HZ, OUTBOUND_HZ = 440.0, 1000.0
+
+
+def _basic(account: AccountKeys) -> dict[str, str]:
+    token = base64.b64encode(f"{account.sid}:{account.token}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def _ws(server: ServerProcess, query: str = "") -> str:
+    return f"ws://127.0.0.1:{server.port}/streams{query}"
+
+
+def _wav(server: ServerProcess, account: AccountKeys, sid: str) -> npt.NDArray[np.int16]:
+    response = httpx.get(
+        f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Recordings/{sid}.wav",
+        auth=(account.sid, account.token),
+    )
+    assert response.status_code == 200
+    with wave.open(io.BytesIO(response.content)) as source:
+        data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+        assert source.getframerate() == RATE
+        return data.reshape(-1, source.getnchannels())
+
+
+def _hz(samples: npt.NDArray[np.int16]) -> float:
+    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64)))
+    return float(np.fft.rfftfreq(samples.size, 1 / RATE)[int(np.argmax(spectrum[1:])) + 1])
+
+
+def _silent_run(samples: npt.NDArray[np.int16]) -> int:
+    quiet = np.abs(samples.astype(np.int32)) <= 100
+    best = run = 0
+    for value in quiet:
+        run = run + 1 if value else 0
+        best = max(best, run)
+    return best
+
+
+def test_pauses_cut_the_streamed_audio_and_nothing_paused_is_kept(
+    server: ServerProcess, account: AccountKeys, client: Any
+) -> None:
+    call_sid = "CA" + secrets.token_hex(16)
+    secret_frames: set[int] = set()
+    secret = {"on": False}
+    noise = np.random.default_rng(7)
+
+    def audio(track: str, frame: int) -> npt.NDArray[np.int16]:
+        if track == "inbound" and secret["on"]:
+            secret_frames.add(frame)  # the card number: random, so findable byte for byte
+            return noise.integers(-20000, 20000, 160).astype(np.int16)
+        return tone(INBOUND_HZ if track == "inbound" else OUTBOUND_HZ, frame)
+
+    streamer = TwilioStreamer(_ws(server), account.sid, call_sid, _basic(account), audio).start()
+    try:
+        streamer.wait_for_frame(10)
+        call = client.calls(call_sid).fetch()  # the stream created the call
+        assert call.status == "in-progress"
+        skip = client.calls(call_sid).recordings.create(recording_channels="dual")
+        silence = client.calls(call_sid).recordings.create(recording_channels="dual")
+        streamer.wait_for_frame(streamer.sent + 50)  # 1 s recorded
+        client.calls(call_sid).recordings(skip.sid).update(status="paused", pause_behavior="skip")
+        client.calls(call_sid).recordings(silence.sid).update(status="paused")
+        secret["on"] = True
+        streamer.wait_for_frame(streamer.sent + 75)  # 1.5 s of card number
+        secret["on"] = False
+        client.calls(call_sid).recordings(skip.sid).update(status="in-progress")
+        client.calls(call_sid).recordings(silence.sid).update(status="in-progress")
+        streamer.wait_for_frame(streamer.sent + 50)  # 1 s more
+    finally:
+        streamer.finish()  # `stop`: the call ends, its recordings stop
+
+    done = ("completed", "absent")
+    for sid in (skip.sid, silence.sid):
+        assert eventually(lambda s=sid: client.recordings(s).fetch().status in done)
+    assert client.calls(call_sid).fetch().status == "completed"
+    skipped, kept = _wav(server, account, skip.sid), _wav(server, account, silence.sid)
+    assert secret_frames
+    assert abs(len(kept) - len(skipped) - len(secret_frames) * 160) <= 4 * 160
+    assert abs(len(skipped) / RATE - 2.0) < 0.25
+    assert abs(_hz(kept[:, 0]) - INBOUND_HZ) < 3  # inbound on the first channel
+    assert abs(_hz(kept[:, 1]) - OUTBOUND_HZ) < 3
+    assert abs(_silent_run(kept[:, 0]) - len(secret_frames) * 160) <= 4 * 160
+    assert _silent_run(skipped[:, 0]) < 160 * 3
+
+    # The search can find what was kept: a frame from before the pause is in the inbound channel.
+    heard = ulaw_decode(streamer.payloads[min(secret_frames) - 10]).astype("<i2").tobytes()
+    assert heard in kept[:, 0].astype("<i2").tobytes()
+    stored = b"".join(
+        path.read_bytes() for path in Path(server.data_dir).rglob("*") if path.is_file()
+    )
+    for frame in secret_frames:
+        mulaw = streamer.payloads[frame]
+        pcm = ulaw_decode(mulaw).astype("<i2").tobytes()
+        assert mulaw not in stored
+        assert pcm not in stored
+
+
+def test_signature_authenticates_the_stream(
+    server: ServerProcess, account: AccountKeys, client: Any
+) -> None:
+    call_sid = "CA" + secrets.token_hex(16)
+    url = _ws(server)
+    signature = RequestValidator(account.token).compute_signature(
+        url.replace("ws://", "wss://"), {}
+    )
+    headers = {"X-Twilio-Signature": signature}
+    streamer = TwilioStreamer(
+        url, account.sid, call_sid, headers, lambda t, f: tone(500, f)
+    ).start()
+    streamer.wait_for_frame(5)
+    streamer.finish()
+    assert eventually(lambda: client.calls(call_sid).fetch().status == "completed")
+
+
+def test_bad_signature_records_nothing(
+    server: ServerProcess, account: AccountKeys, client: Any
+) -> None:
+    call_sid = "CA" + secrets.token_hex(16)
+    headers = {"X-Twilio-Signature": base64.b64encode(b"x" * 20).decode()}
+    streamer = TwilioStreamer(_ws(server), account.sid, call_sid, headers, lambda t, f: tone(5, f))
+    streamer.start()
+    assert eventually(lambda: streamer.closed_by_server, timeout=5)
+    streamer.finish()
+    assert client.calls.list() == []
+
+
+def test_no_credentials_is_refused_at_the_handshake(server: ServerProcess) -> None:
+    with pytest.raises(InvalidStatus) as refused, connect(_ws(server)):
+        pass
+    assert refused.value.response.status_code == 403
+
+
+def test_binary_pcm_keeps_its_sample_rate(
+    server: ServerProcess, account: AccountKeys, client: Any
+) -> None:
+    call_sid = "CA" + secrets.token_hex(16)
+    rate = 16_000
+    with connect(
+        _ws(server, f"?sampleRate={rate}&channels=2&callSid={call_sid}"),
+        additional_headers=_basic(account),
+    ) as socket:
+        started = time.monotonic()
+        for frame in range(100):
+            if frame == 10:
+                recording = client.calls(call_sid).recordings.create(recording_channels="dual")
+            pair = np.stack([tone(300, frame, rate, 320), tone(900, frame, rate, 320)], axis=1)
+            socket.send(pair.astype("<i2").tobytes())
+            time.sleep(max(0.0, started + (frame + 1) * 0.02 - time.monotonic()))
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    response = httpx.get(
+        f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Recordings/{recording.sid}.wav",
+        auth=(account.sid, account.token),
+    )
+    with wave.open(io.BytesIO(response.content)) as source:
+        assert (source.getframerate(), source.getnchannels()) == (rate, 2)
+        assert abs(source.getnframes() / rate - 1.8) < 0.25
+
+
+def test_sigkill_keeps_what_was_captured(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", extra_args=("--stream-grace", "1")).start()
+    keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+    client = sdk_client(server.base_url, keys.sid, keys.token)
+    call_sid = "CA" + secrets.token_hex(16)
+    streamer = TwilioStreamer(
+        _ws(server), keys.sid, call_sid, _basic(keys), lambda t, f: tone(440, f)
+    )
+    streamer.send_stop = False
+    streamer.start()
+    streamer.wait_for_frame(5)
+    recording = client.calls(call_sid).recordings.create()
+    streamer.wait_for_frame(streamer.sent + 100)  # 2 s captured
+    server.kill()
+    streamer.finish()
+
+    restarted = ServerProcess(server.data_dir, extra_args=("--stream-grace", "1")).start()
+    try:
+        client = sdk_client(restarted.base_url, keys.sid, keys.token)
+        # The stream is gone: after the grace time the call ends and the recording is
+        # finalized from what reached the disk (flushed at least twice a second).
+        final = eventually(
+            lambda: (r := client.recordings(recording.sid).fetch()).status == "completed" and r,
+            timeout=15,
+        )
+        assert final
+        assert int(final.duration) >= 1
+        assert client.calls(call_sid).fetch().status == "completed"
+    finally:
+        restarted.stop()
