@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callrec.domain.model import RecordingTrack
-from callrec.media.capture import CaptureWriter, read
+from callrec.media.capture import HEADER_BYTES, TRACKS, CaptureWriter, read
 
 frames_strategy = st.lists(
     st.tuples(
@@ -34,29 +34,40 @@ def test_round_trip(tmp_path: Path, frames: list[tuple[RecordingTrack, int, list
     path = tmp_path / "a.cap"
     path.unlink(missing_ok=True)
     _write(path, frames)
-    rate, read_back = read(path)
-    assert rate == 16_000
-    assert [(f.track, f.media_at, f.samples.tolist()) for f in read_back] == frames
+    captured = read(path)
+    assert captured.rate == 16_000
+    block = 16_000 // 50
+    expected = []  # a frame longer than a block is several records, a block apart
+    for track, at, samples in frames:
+        for i in range(0, len(samples), block):
+            expected.append((track, at + i * 1_000_000 // 16_000, samples[i : i + block]))
+    found = [
+        (TRACKS[int(code)], int(at), row[:count].tolist())
+        for code, at, count, row in zip(
+            captured.track, captured.media_at, captured.count, captured.samples, strict=True
+        )
+    ]
+    assert found == expected
 
 
 def test_torn_tail_is_cut_at_every_byte(tmp_path: Path) -> None:
-    frames = [(RecordingTrack.INBOUND, i * 20_000, list(range(i, i + 160))) for i in range(3)]
+    frames = [(RecordingTrack.INBOUND, i * 20_000, list(range(i, i + 320))) for i in range(3)]
     whole = tmp_path / "whole.cap"
     _write(whole, frames)
     data = whole.read_bytes()
-    record = (len(data) - 12) // 3
-    for cut in range(12, len(data)):
+    record = (len(data) - HEADER_BYTES) // 3
+    for cut in range(HEADER_BYTES, len(data), 7):
         torn = tmp_path / "torn.cap"
         torn.write_bytes(data[:cut])
-        _, kept = read(torn)
-        assert len(kept) == (cut - 12) // record
+        kept = len(read(torn).media_at)
+        assert kept == (cut - HEADER_BYTES) // record
         # Reopening for append cuts the torn tail, so new frames follow intact ones.
-        writer = CaptureWriter(torn, 8_000)
+        writer = CaptureWriter(torn, 16_000)
         writer.append(RecordingTrack.OUTBOUND, 99, b"\x01\x00")
         writer.close()
-        _, after = read(torn)
-        assert len(after) == len(kept) + 1
-        assert after[-1].media_at == 99
+        after = read(torn)
+        assert len(after.media_at) == kept + 1
+        assert after.media_at[-1] == 99
 
 
 def test_corrupt_record_ends_the_file(tmp_path: Path) -> None:
@@ -65,5 +76,17 @@ def test_corrupt_record_ends_the_file(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF  # a flipped bit in the last frame's samples
     path.write_bytes(bytes(data))
-    _, frames = read(path)
-    assert [f.media_at for f in frames] == [0, 1]
+    assert read(path).media_at.tolist() == [0, 1]
+
+
+def test_a_long_frame_becomes_several_records(tmp_path: Path) -> None:
+    path = tmp_path / "a.cap"
+    samples = list(range(-500, 500))  # 1000 samples: 3 whole records of 320 and 40 more
+    _write(path, [(RecordingTrack.OUTBOUND, 7, samples)])
+    captured = read(path)
+    assert captured.count.tolist() == [320, 320, 320, 40]
+    assert captured.media_at.tolist() == [7, 20_007, 40_007, 60_007]
+    joined = np.concatenate(
+        [row[:count] for row, count in zip(captured.samples, captured.count, strict=True)]
+    )
+    assert joined.tolist() == samples

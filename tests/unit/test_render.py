@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -15,7 +18,7 @@ from callrec.domain.model import (
     RecordingTrack,
     Trim,
 )
-from callrec.media.capture import Frame
+from callrec.media.capture import Captured, CaptureWriter, read
 from callrec.media.render import (
     SILENT,
     TOO_SHORT,
@@ -42,13 +45,26 @@ def _constant(value: int) -> Synth:
     return synth
 
 
+Frame = tuple[RecordingTrack, int, npt.NDArray[np.int16]]
+
+
+def _captured(frames: list[Frame]) -> Captured:
+    """Frames through a real capture file, as the renderer gets them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = CaptureWriter(Path(tmp) / "c.cap", RATE)
+        for track, at, samples in frames:
+            writer.append(track, at, samples.astype("<i2").tobytes())
+        writer.close()
+        return read(Path(tmp) / "c.cap")
+
+
 def _render(
     line: Timeline,
     options: RecordingOptions,
     frames: list[Frame] | None = None,
     synth_until: int | None = None,
 ) -> Rendered:
-    return render(line, options, RATE, frames or [], _constant(1000), synth_until)
+    return render(line, options, _captured(frames or []), _constant(1000), synth_until)
 
 
 def test_timeline_from_events() -> None:
@@ -90,8 +106,8 @@ def test_skip_cuts_silence_zeroes() -> None:
 def test_mono_mix_never_clips() -> None:
     line = Timeline(0, 1 * S, ())
     loud = [
-        Frame(RecordingTrack.INBOUND, 0, np.full(RATE, 32767, dtype=np.int16)),
-        Frame(RecordingTrack.OUTBOUND, 0, np.full(RATE, 32767, dtype=np.int16)),
+        (RecordingTrack.INBOUND, 0, np.full(RATE, 32767, dtype=np.int16)),
+        (RecordingTrack.OUTBOUND, 0, np.full(RATE, 32767, dtype=np.int16)),
     ]
     audio = _render(line, RecordingOptions(), loud, synth_until=0).audio
     assert audio.shape == (RATE, 1)
@@ -109,7 +125,7 @@ def test_single_track_is_mono(track: RecordingTrack, level: int) -> None:
 
 
 def test_stream_replaces_synthetic_audio_from_its_start() -> None:
-    frames = [Frame(RecordingTrack.INBOUND, 1 * S, np.full(RATE, 7, dtype=np.int16))]
+    frames = [(RecordingTrack.INBOUND, 1 * S, np.full(RATE, 7, dtype=np.int16))]
     options = RecordingOptions(channels=RecordingChannels.DUAL)
     audio = _render(Timeline(0, 2 * S, ()), options, frames, synth_until=1 * S).audio
     assert np.all(audio[:RATE] == [1000, -1000])
@@ -118,7 +134,7 @@ def test_stream_replaces_synthetic_audio_from_its_start() -> None:
 
 
 def test_trim_drops_leading_and_trailing_silence() -> None:
-    frames = [Frame(RecordingTrack.INBOUND, 1 * S, np.full(RATE, 3000, dtype=np.int16))]
+    frames = [(RecordingTrack.INBOUND, 1 * S, np.full(RATE, 3000, dtype=np.int16))]
     options = RecordingOptions(track=RecordingTrack.INBOUND, trim=Trim.TRIM_SILENCE)
     rendered = _render(Timeline(0, 3 * S, ()), options, frames, synth_until=0)
     assert len(rendered.audio) == RATE

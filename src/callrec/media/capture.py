@@ -1,19 +1,20 @@
-"""The capture file: a recording's captured frames, appended as they arrive.
+"""The capture file: a recording's captured audio, appended as it arrives.
 
     file   := header record*
-    header := b"CRCAPv1\\0" rate:u32le
-    record := track:u8 pad:3 media_at:i64le count:u32le crc32:u32le samples:i16le[count]
+    header := b"CRCAPv2\\0" rate:u32le block:u32le          (block = samples per record, 20 ms)
+    record := track:u8 pad:u8 count:u16le check:u32le media_at:i64le samples:i16le[block]
 
-`crc32` covers the record's first 16 bytes and its samples, so a tail torn by a crash is found
-and cut off when the file is read or reopened: everything before it is kept. Only frames that
-passed the gate (the recording was in progress) are ever written here.
+Records have one fixed size, so the file reads back as one NumPy array, a torn tail (a record
+cut short by a crash) is simply the bytes past the last whole record, and the renderer places an
+hour of audio with a few vectorized assignments. A frame longer than a block becomes several
+records; `count` says how many samples of a record are real. `check` (the samples' sum with the
+other fields, mod 2**32) catches a record that was torn in the middle: reading stops there and
+everything before is kept. Only frames that passed the gate (recording in progress) get here.
 """
 
 from __future__ import annotations
 
 import struct
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,21 +22,63 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from callrec.domain.model import Micros, RecordingTrack
+from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
 
-MAGIC = b"CRCAPv1\0"
-_HEADER = struct.Struct("<8sI")
-_RECORD = struct.Struct("<B3xqI")  # track, media_at, count
-_CRC = struct.Struct("<I")
+MAGIC = b"CRCAPv2\0"
+_HEAD = struct.Struct("<BBHIq")
+HEADER_BYTES = 16
+BLOCKS_PER_SECOND = 50  # 20 ms, Twilio's frame
 TRACK_CODES = {RecordingTrack.INBOUND: 0, RecordingTrack.OUTBOUND: 1}
 TRACKS = {code: track for track, code in TRACK_CODES.items()}
 
 
+def _record_type(block: int) -> np.dtype[np.void]:
+    return np.dtype(
+        [
+            ("track", "u1"),
+            ("pad", "u1"),
+            ("count", "<u2"),
+            ("check", "<u4"),
+            ("media_at", "<i8"),
+            ("samples", "<i2", (block,)),
+        ]
+    )
+
+
+def _check(records: npt.NDArray[np.void]) -> npt.NDArray[np.uint32]:
+    total = records["samples"].sum(axis=1, dtype=np.int64)
+    total += records["media_at"]
+    total += records["count"].astype(np.int64) * 65_537
+    total += records["track"].astype(np.int64) * 257
+    check: npt.NDArray[np.uint32] = (total & 0xFFFFFFFF).astype(np.uint32)
+    return check
+
+
 @dataclass(frozen=True, slots=True)
-class Frame:
-    track: RecordingTrack
-    media_at: Micros
-    samples: npt.NDArray[np.int16]
+class Captured:
+    """Every intact record of a capture file, as arrays (one row per record)."""
+
+    rate: int
+    track: npt.NDArray[np.uint8]
+    media_at: npt.NDArray[np.int64]
+    count: npt.NDArray[np.uint16]
+    samples: npt.NDArray[np.int16]  # (records, block)
+
+    @classmethod
+    def empty(cls, rate: int) -> Captured:
+        return cls(
+            rate,
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.uint16),
+            np.zeros((0, rate // BLOCKS_PER_SECOND), np.int16),
+        )
+
+    def of(self, track: RecordingTrack) -> Captured:
+        rows = self.track == TRACK_CODES[track]
+        return Captured(
+            self.rate, self.track[rows], self.media_at[rows], self.count[rows], self.samples[rows]
+        )
 
 
 class CaptureWriter:
@@ -44,20 +87,42 @@ class CaptureWriter:
     def __init__(self, path: Path, rate: int) -> None:
         self.path = path
         if path.exists():
-            rate, valid_end = _scan(path)
+            rate, block, valid_end = _scan(path)
             with path.open("r+b") as file:
                 file.truncate(valid_end)  # cut a torn tail before appending after it
             self._file: BinaryIO = path.open("ab")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
+            block = rate // BLOCKS_PER_SECOND
             self._file = path.open("wb")
-            self._file.write(_HEADER.pack(MAGIC, rate))
-        self.rate = rate
+            self._file.write(_header(rate, block))
+        self.rate, self.block = rate, block
+        self._type = _record_type(block)
 
     def append(self, track: RecordingTrack, media_at: Micros, pcm: bytes) -> None:
-        head = _RECORD.pack(TRACK_CODES[track], media_at, len(pcm) // 2)
-        crc = zlib.crc32(pcm, zlib.crc32(head))
-        self._file.write(head + _CRC.pack(crc) + pcm)
+        """Append 16-bit PCM that begins at `media_at` on the call's media clock."""
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+        if samples.size == 0:
+            return
+        if samples.size <= self.block:  # one frame, one record: the hot path, kept short
+            code = TRACK_CODES[track]
+            check = int(samples.sum(dtype=np.int64)) + media_at + samples.size * 65_537 + code * 257
+            head = _HEAD.pack(code, 0, samples.size, check & 0xFFFFFFFF, media_at)
+            padding = bytes(2 * (self.block - samples.size))
+            self._file.write(head + samples.tobytes() + padding)
+            return
+        count = -(-samples.size // self.block)
+        records = np.zeros(count, dtype=self._type)
+        records["track"] = TRACK_CODES[track]
+        records["media_at"] = (
+            media_at + np.arange(count) * self.block * MICROS_PER_SECOND // self.rate
+        )
+        records["count"] = np.minimum(self.block, samples.size - np.arange(count) * self.block)
+        padded = np.zeros(count * self.block, dtype=np.int16)
+        padded[: samples.size] = samples
+        records["samples"] = padded.reshape(count, self.block)
+        records["check"] = _check(records)
+        self._file.write(records.tobytes())
 
     def flush(self) -> None:
         """Hand what was written to the OS: a crash of the process no longer loses it."""
@@ -67,43 +132,41 @@ class CaptureWriter:
         self._file.close()
 
 
-def read(path: Path) -> tuple[int, list[Frame]]:
-    """The sample rate and every intact frame of a capture file, in the order written."""
-    with path.open("rb") as file:
-        rate = _read_header(file)
-        return rate, list(_records(file))
+def read(path: Path) -> Captured:
+    """Every intact record of a capture file, in the order written."""
+    data = path.read_bytes()
+    rate, block = _parse_header(data)
+    records = _records(data, block)
+    return Captured(
+        rate, records["track"], records["media_at"], records["count"], records["samples"]
+    )
 
 
-def _read_header(file: BinaryIO) -> int:
-    header = file.read(_HEADER.size)
-    if len(header) < _HEADER.size:
-        raise ValueError("not a capture file: too short")
-    magic, rate = _HEADER.unpack(header)
-    if magic != MAGIC:
+def _header(rate: int, block: int) -> bytes:
+    return MAGIC + rate.to_bytes(4, "little") + block.to_bytes(4, "little")
+
+
+def _parse_header(data: bytes) -> tuple[int, int]:
+    if len(data) < HEADER_BYTES or data[:8] != MAGIC:
         raise ValueError("not a capture file")
-    return int(rate)
+    rate, block = int.from_bytes(data[8:12], "little"), int.from_bytes(data[12:16], "little")
+    if rate <= 0 or block <= 0:
+        raise ValueError("not a capture file: bad header")
+    return rate, block
 
 
-def _records(file: BinaryIO) -> Iterator[Frame]:
-    while True:
-        head = file.read(_RECORD.size + _CRC.size)
-        if len(head) < _RECORD.size + _CRC.size:
-            return
-        code, media_at, count = _RECORD.unpack_from(head)
-        (crc,) = _CRC.unpack_from(head, _RECORD.size)
-        pcm = file.read(count * 2)
-        if len(pcm) < count * 2 or code not in TRACKS:
-            return
-        if zlib.crc32(pcm, zlib.crc32(head[: _RECORD.size])) != crc:
-            return
-        yield Frame(TRACKS[code], media_at, np.frombuffer(pcm, dtype="<i2").astype(np.int16))
+def _records(data: bytes, block: int) -> npt.NDArray[np.void]:
+    kind = _record_type(block)
+    whole = (len(data) - HEADER_BYTES) // kind.itemsize
+    records = np.frombuffer(data, dtype=kind, count=whole, offset=HEADER_BYTES)
+    bad = np.flatnonzero(
+        (_check(records) != records["check"]) | (records["count"] > block) | (records["track"] > 1)
+    )
+    return records[: bad[0]] if bad.size else records
 
 
-def _scan(path: Path) -> tuple[int, int]:
-    """The rate and the byte offset where the intact records end."""
-    with path.open("rb") as file:
-        rate = _read_header(file)
-        end = file.tell()
-        for frame in _records(file):
-            end += _RECORD.size + _CRC.size + frame.samples.size * 2
-        return rate, end
+def _scan(path: Path) -> tuple[int, int, int]:
+    """The rate, the block, and the byte offset where the intact records end."""
+    data = path.read_bytes()
+    rate, block = _parse_header(data)
+    return rate, block, HEADER_BYTES + len(_records(data, block)) * _record_type(block).itemsize

@@ -8,6 +8,7 @@ track is a different tone under a syllable-like envelope, distinct and never sil
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +31,18 @@ def tone_hz(call_sid: str, track: Track) -> float:
 def samples(
     call_sid: str, track: Track, first: int, count: int, rate: int
 ) -> npt.NDArray[np.int16]:
-    """`count` samples of the track from sample index `first` of the call's media clock."""
-    n = np.arange(first, first + count, dtype=np.float64) / rate
+    """`count` samples of the track from sample index `first` of the call's media clock.
+
+    Whole-hertz tone and envelope repeat every second, so an hour is one second, tiled."""
+    second = _one_second(tone_hz(call_sid, track), rate)
+    start = first % rate
+    reps = -(-(start + count) // rate)
+    return np.tile(second, reps)[start : start + count]
+
+
+@lru_cache(maxsize=64)
+def _one_second(hz: float, rate: int) -> npt.NDArray[np.int16]:
+    n = np.arange(rate, dtype=np.float64) / rate
     envelope = 0.55 + 0.45 * np.sin(2 * np.pi * SYLLABLES_PER_SECOND * n)
-    wave = np.sin(2 * np.pi * tone_hz(call_sid, track) * n) * envelope * AMPLITUDE
+    wave = np.sin(2 * np.pi * hz * n) * envelope * AMPLITUDE
     return wave.astype(np.int16)

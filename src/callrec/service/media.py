@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from callrec.domain.model import Call, Recording, RecordingEvent, RecordingTrack
 from callrec.media import capture, synth
+from callrec.media.capture import Captured
 from callrec.media.files import MediaFiles, write_wav
 from callrec.media.render import Rendered, Samples, render, timeline
 
@@ -17,13 +18,13 @@ def render_to_disk(
 ) -> Rendered:
     """Render the recording from its timeline and capture file; write the WAV unless absent."""
     path = files.capture(recording.sid)
-    rate, frames = capture.read(path) if path.exists() else (SYNTHETIC_RATE, [])
+    captured = capture.read(path) if path.exists() else Captured.empty(SYNTHETIC_RATE)
     streamed_from = call.stream_media_at if call is not None else None
 
     def synthetic(track: RecordingTrack, first: int, count: int, rate: int) -> Samples:
         return synth.samples(recording.call_sid, track, first, count, rate)
 
-    rendered = render(timeline(events), recording.options, rate, frames, synthetic, streamed_from)
+    rendered = render(timeline(events), recording.options, captured, synthetic, streamed_from)
     if rendered.absent_code is None:
         write_wav(files.wav(recording.sid), rendered.audio, rendered.rate)
     return rendered
