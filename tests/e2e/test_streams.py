@@ -20,7 +20,9 @@ from twilio.request_validator import RequestValidator
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from callrec.domain.model import RecordingTrack
 from callrec.media.codec import ulaw_decode
+from callrec.media.synth import tone_hz
 from tests.conftest import AccountKeys, eventually
 from tests.support.client import sdk_client
 from tests.support.server import ServerProcess
@@ -214,3 +216,22 @@ def test_sigkill_keeps_what_was_captured(tmp_path: Path) -> None:
         assert client.calls(call_sid).fetch().status == "completed"
     finally:
         restarted.stop()
+
+
+def test_a_stream_replaces_the_synthetic_audio_of_a_rest_call(
+    server: ServerProcess, account: AccountKeys, client: Any
+) -> None:
+    call = client.calls.create(to="+15005550006", from_="+15005550001", twiml="<Response/>")
+    assert eventually(lambda: client.calls(call.sid).fetch().status == "in-progress")
+    recording = client.calls(call.sid).recordings.create(recording_track="inbound")
+    time.sleep(1.0)  # synthetic audio
+    streamer = TwilioStreamer(
+        _ws(server), account.sid, call.sid, _basic(account), lambda t, f: tone(INBOUND_HZ, f)
+    ).start()
+    streamer.wait_for_frame(60)
+    streamer.finish()  # `stop` ends the call
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    audio = _wav(server, account, recording.sid)[:, 0]
+    synthetic = tone_hz(call.sid, RecordingTrack.INBOUND)
+    assert abs(_hz(audio[: RATE // 2]) - synthetic) < 3
+    assert abs(_hz(audio[-RATE // 2 :]) - INBOUND_HZ) < 3
