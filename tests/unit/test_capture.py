@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from callrec.domain.model import RecordingTrack
 from callrec.media.capture import HEADER_BYTES, TRACKS, CaptureWriter, read
+from callrec.media.codec import ulaw_decode
+from callrec.media.encoding import Encoding
 
 frames_strategy = st.lists(
     st.tuples(
@@ -22,7 +24,7 @@ frames_strategy = st.lists(
 
 
 def _write(path: Path, frames: list[tuple[RecordingTrack, int, list[int]]]) -> None:
-    writer = CaptureWriter(path, 16_000)
+    writer = CaptureWriter(path, 16_000, Encoding.PCM16)
     for track, at, samples in frames:
         writer.append(track, at, np.array(samples, dtype="<i2").tobytes())
     writer.close()
@@ -62,7 +64,7 @@ def test_torn_tail_is_cut_at_every_byte(tmp_path: Path) -> None:
         kept = len(read(torn).media_at)
         assert kept == (cut - HEADER_BYTES) // record
         # Reopening for append cuts the torn tail, so new frames follow intact ones.
-        writer = CaptureWriter(torn, 16_000)
+        writer = CaptureWriter(torn, 16_000, Encoding.PCM16)
         writer.append(RecordingTrack.OUTBOUND, 99, b"\x01\x00")
         writer.close()
         after = read(torn)
@@ -90,3 +92,13 @@ def test_a_long_frame_becomes_several_records(tmp_path: Path) -> None:
         [row[:count] for row, count in zip(captured.samples, captured.count, strict=True)]
     )
     assert joined.tolist() == samples
+
+
+def test_mulaw_is_kept_as_received_and_decoded_on_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.cap"
+    writer = CaptureWriter(path, 8_000, Encoding.MULAW)
+    payload = bytes(range(160))
+    writer.append(RecordingTrack.INBOUND, 0, payload)
+    writer.close()
+    assert payload in path.read_bytes()  # as received: one byte a sample
+    assert read(path).samples[0].tolist() == ulaw_decode(payload).tolist()

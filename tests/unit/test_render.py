@@ -19,6 +19,7 @@ from callrec.domain.model import (
     Trim,
 )
 from callrec.media.capture import Captured, CaptureWriter, read
+from callrec.media.encoding import Encoding
 from callrec.media.render import (
     SILENT,
     TOO_SHORT,
@@ -51,7 +52,7 @@ Frame = tuple[RecordingTrack, int, npt.NDArray[np.int16]]
 def _captured(frames: list[Frame]) -> Captured:
     """Frames through a real capture file, as the renderer gets them."""
     with tempfile.TemporaryDirectory() as tmp:
-        writer = CaptureWriter(Path(tmp) / "c.cap", RATE)
+        writer = CaptureWriter(Path(tmp) / "c.cap", RATE, Encoding.PCM16)
         for track, at, samples in frames:
             writer.append(track, at, samples.astype("<i2").tobytes())
         writer.close()

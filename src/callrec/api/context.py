@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from callrec.media.files import MediaFiles
+from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
 from callrec.service.calls import CallService
 from callrec.service.recordings import RecordingService
@@ -20,6 +21,7 @@ class Services:
     recordings: RecordingService
     streams: StreamService
     files: MediaFiles
+    media: MediaHub
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
     public_url: str | None = None
     #: Serve recording media without credentials, as Twilio does unless told otherwise.

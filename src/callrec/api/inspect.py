@@ -15,6 +15,7 @@ from callrec.ids import RECORDING_SID, is_sid
 
 EVENTS = "/_callrec/Accounts/{account_sid}/Recordings/{sid}/Events.json"
 HEALTH = "/_callrec/health"
+STATS = "/_callrec/stats.json"
 
 
 def routes(services: Services) -> list[Route]:
@@ -34,4 +35,25 @@ def routes(services: Services) -> list[Route]:
     async def health(_: Request) -> ASGIApp:
         return render.json_response({"status": "ok"})
 
-    return [Route(EVENTS, Resource(get=events)), Route(HEALTH, Resource(get=health))]
+    async def stats(_: Request) -> ASGIApp:
+        """Counts only, nothing about any account: safe without credentials."""
+        media = services.media.stats
+        return render.json_response(
+            {
+                "live_streams": services.media.live_streams,
+                "frames_received": media.frames_received,
+                "frames_captured": media.frames_captured,
+                "frames_dropped_while_paused": media.frames_gated,
+                "frame_lag_ms": {
+                    "p50": media.lag.percentile_ms(0.50),
+                    "p99": media.lag.percentile_ms(0.99),
+                    "max": round(media.lag.worst * 1000, 1),
+                },
+            }
+        )
+
+    return [
+        Route(EVENTS, Resource(get=events)),
+        Route(HEALTH, Resource(get=health)),
+        Route(STATS, Resource(get=stats)),
+    ]

@@ -22,7 +22,7 @@ from callrec.callbacks.signing import is_valid
 from callrec.domain.errors import DomainError
 from callrec.domain.model import MICROS_PER_SECOND, RecordingTrack
 from callrec.ids import ACCOUNT_SID, CALL_SID, is_sid
-from callrec.media.codec import ulaw_decode
+from callrec.media.encoding import Encoding
 from callrec.media.stream_protocol import Media, ProtocolError, Start, Stop, parse
 from callrec.service.accounts import Principal
 
@@ -58,18 +58,19 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
         call_sid: str | None = None
         try:
             while True:
-                message = parse(await websocket.receive_text())
+                message = parse(await _text(websocket))
                 if isinstance(message, Media):
                     if call_sid is None:
                         raise ProtocolError("media before start")
-                    pcm = ulaw_decode(message.payload).astype("<i2").tobytes()
-                    streams.frame(call_sid, message.track, message.offset, pcm)
+                    streams.frame(call_sid, message.track, message.offset, message.payload)
                 elif isinstance(message, Start):
                     if call_sid is not None:
                         raise ProtocolError("a second start")
                     if not await _may_stream(websocket, principal, message.account_sid):
                         raise ProtocolError("not authenticated for this account")
-                    call = await streams.attach(message.account_sid, message.call_sid, message.rate)
+                    call = await streams.attach(
+                        message.account_sid, message.call_sid, message.rate, Encoding.MULAW
+                    )
                     call_sid = call.sid
                 elif isinstance(message, Stop):
                     if call_sid is not None:
@@ -115,7 +116,7 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
             raise ProtocolError("bad accountSid or callSid")
         if not await accounts.may_act_on(principal, account_sid):
             raise ProtocolError("not authenticated for this account")
-        call = await streams.attach(account_sid, call_sid, rate)
+        call = await streams.attach(account_sid, call_sid, rate, Encoding.PCM16)
         received = 0  # samples per channel so far: the offset of the next frame
         try:
             while True:
@@ -133,6 +134,17 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
             await streams.detach(call.sid, stopped=closed.code == NORMAL_CLOSURE)
 
     return [WebSocketRoute(path, stream)]
+
+
+async def _text(websocket: WebSocket) -> str:
+    """The next text message (Starlette's receive_text, without its per-message state checks)."""
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000))
+    text = message.get("text")
+    if text is None:
+        raise ProtocolError("a binary message on a Twilio media stream")
+    return str(text)
 
 
 def _int(value: str | None) -> int | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from callrec.media.encoding import Encoding
+
 _BIAS = 0x84
 _CLIP = 32_635
 
@@ -36,3 +38,12 @@ def ulaw_encode(pcm: npt.NDArray[np.int16]) -> bytes:
     code = ~(sign | (exponent << 4) | mantissa) & 0xFF
     encoded: bytes = code.astype(np.uint8).tobytes()
     return encoded
+
+
+def transcode(data: bytes, source: Encoding, target: Encoding) -> bytes:
+    """Audio from one capture encoding to another (μ-law and 16-bit little-endian PCM)."""
+    if source is target:
+        return data
+    if source is Encoding.MULAW:
+        return ulaw_decode(data).astype("<i2").tobytes()
+    return ulaw_encode(np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16))

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 
 from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
 from callrec.media.capture import CaptureWriter
+from callrec.media.codec import transcode
+from callrec.media.encoding import Encoding
 from callrec.media.files import MediaFiles
 
 log = logging.getLogger(__name__)
@@ -25,8 +28,46 @@ FLUSH_INTERVAL_SECONDS = 0.5
 @dataclass(slots=True)
 class _Stream:
     rate: int
+    encoding: Encoding
     origin: Micros  # the call's media clock when the stream began
     position: Micros  # the media clock at the end of the last frame
+    began: float  # monotonic seconds when the stream began: frame lag is measured from it
+
+
+class LagHistogram:
+    """How late frames are handled relative to their place in real time, in 1 ms buckets."""
+
+    BUCKETS = 10_000  # up to 10 s; later lands in the last bucket
+
+    def __init__(self) -> None:
+        self.counts = [0] * self.BUCKETS
+        self.total = 0
+        self.worst = 0.0
+
+    def add(self, seconds: float) -> None:
+        bucket = min(max(int(seconds * 1000), 0), self.BUCKETS - 1)
+        self.counts[bucket] += 1
+        self.total += 1
+        self.worst = max(self.worst, seconds)
+
+    def percentile_ms(self, fraction: float) -> int | None:
+        if self.total == 0:
+            return None
+        wanted, seen = fraction * self.total, 0
+        for bucket, count in enumerate(self.counts):
+            seen += count
+            if seen >= wanted:
+                return bucket + 1
+        return self.BUCKETS
+
+
+@dataclass(slots=True)
+class Stats:
+    frames_received: int = 0
+    frames_captured: int = 0  # written to capture files (once per recording)
+    frames_gated: int = 0  # dropped at a closed gate: a paused recording
+    frames_unusable: int = 0  # a later stream at another sample rate than the capture file
+    lag: LagHistogram = field(default_factory=LagHistogram)
 
 
 @dataclass(slots=True)
@@ -39,8 +80,10 @@ class _Capture:
 @dataclass(slots=True)
 class MediaHub:
     files: MediaFiles
+    stats: Stats = field(default_factory=Stats)
     _streams: dict[str, _Stream] = field(default_factory=dict)
     _captures: dict[str, _Capture] = field(default_factory=dict)
+    _by_call: dict[str, set[str]] = field(default_factory=dict)
     _flusher: asyncio.Task[None] | None = None
 
     # the media clock
@@ -59,7 +102,12 @@ class MediaHub:
     # recordings, driven by the service
 
     def capture(self, recording_sid: str, call_sid: str) -> None:
-        self._captures.setdefault(recording_sid, _Capture(call_sid))
+        capture = self._captures.setdefault(recording_sid, _Capture(call_sid))
+        self._by_call.setdefault(call_sid, set()).add(recording_sid)
+        stream = self._streams.get(call_sid)
+        if stream is not None and capture.writer is None:
+            # Opened now, not at the next frame: a frame never waits for a file to be made.
+            capture.writer = self._open(recording_sid, stream)
 
     def close_gate(self, recording_sid: str) -> None:
         capture = self._captures.get(recording_sid)
@@ -74,31 +122,57 @@ class MediaHub:
     def finish(self, recording_sid: str) -> None:
         """The recording stopped: close its capture file for good."""
         capture = self._captures.pop(recording_sid, None)
-        if capture is not None and capture.writer is not None:
+        if capture is None:
+            return
+        recordings = self._by_call.get(capture.call_sid, set())
+        recordings.discard(recording_sid)
+        if not recordings:
+            self._by_call.pop(capture.call_sid, None)
+        if capture.writer is not None:
             capture.writer.close()
 
     # streams, driven by the ingest
 
-    def stream_started(self, call_sid: str, rate: int, origin: Micros) -> None:
-        self._streams[call_sid] = _Stream(rate, origin, origin)
+    def stream_started(self, call_sid: str, rate: int, encoding: Encoding, origin: Micros) -> None:
+        self._streams[call_sid] = _Stream(rate, encoding, origin, origin, time.monotonic())
+
+    @property
+    def live_streams(self) -> int:
+        return len(self._streams)
 
     def stream_ended(self, call_sid: str) -> None:
         self._streams.pop(call_sid, None)
 
-    def frame(self, call_sid: str, track: RecordingTrack, offset: Micros, pcm: bytes) -> None:
-        """A frame of 16-bit PCM, `offset` microseconds after the stream began."""
+    def frame(self, call_sid: str, track: RecordingTrack, offset: Micros, data: bytes) -> None:
+        """A frame in the stream's encoding, `offset` microseconds after the stream began."""
         stream = self._streams.get(call_sid)
         if stream is None:
             return
+        stats = self.stats
+        stats.frames_received += 1
+        stats.lag.add(time.monotonic() - stream.began - offset / MICROS_PER_SECOND)
         media_at = stream.origin + offset
-        end = media_at + len(pcm) // 2 * MICROS_PER_SECOND // stream.rate
+        end = media_at + len(data) // stream.encoding.width * MICROS_PER_SECOND // stream.rate
         stream.position = max(stream.position, end)
-        for sid, capture in self._captures.items():
-            if capture.call_sid != call_sid or not capture.open:
+        for sid in self._by_call.get(call_sid, ()):
+            capture = self._captures[sid]
+            if not capture.open:
+                stats.frames_gated += 1
                 continue  # a paused recording: the frame is dropped here, before any buffer
             if capture.writer is None:
-                capture.writer = CaptureWriter(self.files.capture(sid), stream.rate)
-            capture.writer.append(track, media_at, pcm)
+                capture.writer = self._open(sid, stream)
+            writer = capture.writer
+            if writer.encoding is stream.encoding and writer.rate == stream.rate:
+                writer.append(track, media_at, data)
+            elif writer.rate == stream.rate:  # a new stream of the call in another encoding
+                writer.append(track, media_at, transcode(data, stream.encoding, writer.encoding))
+            else:
+                stats.frames_unusable += 1  # another sample rate: not resampled (our decision)
+                continue
+            stats.frames_captured += 1
+
+    def _open(self, recording_sid: str, stream: _Stream) -> CaptureWriter:
+        return CaptureWriter(self.files.capture(recording_sid), stream.rate, stream.encoding)
 
     # durability
 

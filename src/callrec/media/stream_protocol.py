@@ -7,11 +7,11 @@ Anything malformed raises `ProtocolError`; the connection is then closed, nothin
 
 from __future__ import annotations
 
-import base64
 import binascii
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
 from callrec.ids import ACCOUNT_SID, CALL_SID, is_sid
@@ -33,8 +33,9 @@ class Start:
     rate: int
 
 
-@dataclass(frozen=True, slots=True)
-class Media:
+class Media(NamedTuple):
+    """A NamedTuple, not a dataclass: fifty of these a second per call, cheap to make."""
+
     track: RecordingTrack
     offset: Micros  # since the stream began
     payload: bytes  # μ-law
@@ -58,8 +59,8 @@ _TRACKS = {"inbound": RecordingTrack.INBOUND, "outbound": RecordingTrack.OUTBOUN
 
 def parse(text: str) -> Message:
     try:
-        message = json.loads(text)
-    except ValueError:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
         raise ProtocolError("not JSON") from None
     if not isinstance(message, dict):
         raise ProtocolError("not a JSON object")
@@ -88,7 +89,7 @@ def _media(media: dict[str, Any]) -> Media:
         raise ProtocolError("unknown track")
     try:
         offset = int(media["timestamp"]) * (MICROS_PER_SECOND // 1000)
-        payload = base64.b64decode(media["payload"], validate=True)
+        payload = binascii.a2b_base64(media["payload"], strict_mode=True)
     except (KeyError, TypeError, ValueError, binascii.Error):
         raise ProtocolError("bad media message") from None
     if offset < 0 or len(payload) > MAX_PAYLOAD_BYTES:

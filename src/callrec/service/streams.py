@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from callrec.domain.errors import CallNotInProgress, NotFound
 from callrec.domain.model import Call, CallStatus, Micros, RecordingOptions, RecordingTrack
+from callrec.media.encoding import Encoding
 from callrec.service.calls import CallService
 from callrec.service.deps import Deps
 from callrec.storage.base import Tx
@@ -21,7 +22,9 @@ class StreamService:
         self._hang_ups: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def attach(self, account_sid: str, call_sid: str | None, rate: int) -> Call:
+    async def attach(
+        self, account_sid: str, call_sid: str | None, rate: int, encoding: Encoding
+    ) -> Call:
         """The stream's call: `call_sid` of the account if known (answered now if it was still
         ringing), else a new call in progress under that sid. Its synthetic audio, if any,
         ends here."""
@@ -68,7 +71,7 @@ class StreamService:
         pending = self._hang_ups.pop(sid, None)
         if pending is not None:
             pending.cancel()  # the stream came back in time
-        media.stream_started(sid, rate, origin)
+        media.stream_started(sid, rate, encoding, origin)
         return call
 
     def frame(self, call_sid: str, track: RecordingTrack, offset: Micros, pcm: bytes) -> None:
