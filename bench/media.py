@@ -161,8 +161,8 @@ def main() -> None:
             f"| stop -> completed, captured dual-channel μ-law (render, write, fsync) | "
             f"{render['captured']:.2f} s |",
             f"| stop -> completed, synthetic mono | {render['synthetic']:.2f} s |",
-            f"| MP3 encoding (LAME, mono 8 kHz, 32 kbit/s) | {HOUR / render['mp3_encode']:.0f} times "
-            "real time |",
+            "| MP3 encoding (LAME, mono 8 kHz, 32 kbit/s) | "
+            f"{HOUR / render['mp3_encode']:.0f} times real time |",
             "| first MP3 request (encodes, then serves) | "
             f"{downloads['mp3_first_request']:.2f} s |",
             f"| WAV download ({downloads['wav_mb']:.1f} MB) | {downloads['wav_mb_s']:.0f} MB/s |",
