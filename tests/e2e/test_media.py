@@ -16,6 +16,7 @@ import pytest
 from callrec.domain.model import RecordingTrack
 from callrec.media.synth import tone_hz
 from tests.conftest import AccountKeys, answered_call, eventually
+from tests.support.client import sdk_client
 from tests.support.schemas import check_error
 from tests.support.server import ServerProcess
 
@@ -159,3 +160,15 @@ def test_unknown_media_names_are_404(
 ) -> None:
     response = _download(server, account, name)
     assert (response.status_code, response.json()["code"]) == (404, 20404)
+
+
+def test_public_media_setting_serves_without_credentials(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", extra_args=("--public-media",)).start()
+    try:
+        client = sdk_client(server.base_url, server.account_sid, server.auth_token)
+        _, recording = _record(client, 0.6)
+        path = f"/2010-04-01/Accounts/{server.account_sid}/Recordings/{recording.sid}"
+        assert httpx.get(server.base_url + path).status_code == 200
+        assert httpx.get(server.base_url + path + ".json").status_code == 401  # only media
+    finally:
+        server.stop()

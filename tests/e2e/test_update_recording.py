@@ -183,3 +183,6 @@ def test_timeline_records_who_asked(
     ]
     assert [e["actor"] for e in events[:4]] == [account.sid] * 4
     assert events[1]["pause_behavior"] == "skip"
+    media = [e["media_at_ms"] for e in events[:4]]
+    assert media == sorted(media)
+    assert media[1] - media[0] >= 600  # paused after 0.6 s of the call's audio

@@ -171,4 +171,6 @@ def event(event: RecordingEvent) -> dict[str, Any]:
         "date": rfc2822(event.at),
         "actor": event.actor,
         "pause_behavior": event.pause_behavior,
+        # Where in the call's audio it took effect (ms since the call was answered).
+        "media_at_ms": None if event.media_at is None else event.media_at // 1000,
     }
