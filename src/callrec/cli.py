@@ -13,9 +13,13 @@ from pathlib import Path
 import uvicorn
 
 from callrec import __version__
+from callrec.api.callbacks import entry as entry_json
+from callrec.callbacks.dispatcher import replay
 from callrec.domain.errors import DomainError, InvalidParameter, NotFound
-from callrec.server import Config, build, open_accounts
+from callrec.ids import system_clock
+from callrec.server import DATABASE_FILE, Config, build, open_accounts
 from callrec.service.accounts import AccountService
+from callrec.storage.sqlite import SqliteStore
 
 DEFAULT_DATA_DIR = os.environ.get("CALLREC_DATA_DIR", "var")
 
@@ -49,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how long a call waits for a dropped stream to reconnect before it ends (5.0)",
     )
     serve.add_argument(
+        "--callback-retry-delays",
+        type=_delays,
+        metavar="S,S,...",
+        help="seconds before each retry of a failed status callback (default 5,30,120,420)",
+    )
+    serve.add_argument(
         "--public-media",
         action="store_true",
         help="serve recording media without credentials (Twilio's default; off here)",
@@ -76,22 +86,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     create_key.add_argument("--friendly-name", default="callrec key")
     create_key.add_argument("--json", action="store_true", help="print JSON")
 
+    callbacks = commands.add_parser("callbacks", help="status callbacks").add_subparsers(
+        dest="action", required=True
+    )
+    dead = callbacks.add_parser("dead", help="list the callbacks that could not be delivered")
+    _data_dir(dead)
+    dead.add_argument("--account", required=True, metavar="AC_SID")
+    dead.add_argument("--json", action="store_true", help="print JSON")
+    again = callbacks.add_parser("replay", help="send a dead letter again")
+    _data_dir(again)
+    again.add_argument("--account", required=True, metavar="AC_SID")
+    again.add_argument("id", type=int)
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
         if args.command == "accounts":
             return _create_account(args)
+        if args.command == "callbacks":
+            return _dead_letters(args) if args.action == "dead" else _replay(args)
         return _create_key(args)
     except InvalidParameter as error:
         print(f"callrec: {error.message}", file=sys.stderr)
         return 2
     except NotFound:
-        print("callrec: no such account", file=sys.stderr)
+        print("callrec: not found (no such account, or no such dead letter)", file=sys.stderr)
         return 2
     except DomainError as error:
         print(f"callrec: {error}", file=sys.stderr)
         return 2
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError("a comma-separated list of seconds") from None
+    if any(delay < 0 for delay in delays):
+        raise argparse.ArgumentTypeError("delays cannot be negative")
+    return delays
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
@@ -109,9 +143,11 @@ def _serve(args: argparse.Namespace) -> int:
         args.data_dir,
         args.answer_delay,
         args.public_url,
+        f"http://{args.host}:{args.port}",
         args.public_media,
         args.streams_path,
         args.stream_grace,
+        args.callback_retry_delays,
     )
     app, accounts = build(config)
     sid, token = _serving_account(accounts)
@@ -168,4 +204,28 @@ def _create_key(args: argparse.Namespace) -> int:
         print(json.dumps({"sid": sid, "secret": secret, "account_sid": args.account}))
     else:
         print(f"API key sid: {sid}\nAPI key secret: {secret}  (shown once; not stored)")
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    store = SqliteStore(args.data_dir / DATABASE_FILE)
+    dead = store.run_now(lambda tx: tx.dead_callbacks(args.account))
+    if args.json:
+        print(json.dumps([entry_json(item) for item in dead]))
+        return 0
+    for item in dead:
+        print(
+            f"{item.id}\t{item.recording_sid}\t{item.event}\t{item.attempts}\t{item.url}"
+            f"\t{item.last_error}"
+        )
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    """The running server's dispatcher finds the entry within a second."""
+    store = SqliteStore(args.data_dir / DATABASE_FILE)
+    replayed = store.run_now(lambda tx: replay(tx, args.id, args.account, system_clock()))
+    if replayed is None:
+        raise NotFound()
+    print(f"callback {args.id} will be sent again")
     return 0

@@ -11,12 +11,15 @@ from starlette.routing import Router
 
 from callrec.api.app import create_app
 from callrec.api.context import Services
+from callrec.callbacks.dispatcher import Dispatcher
+from callrec.callbacks.policy import Policy
 from callrec.credentials import Sealer
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.ids import Clock, SidFactory, new_sid, system_clock
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
+from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
 from callrec.service.deps import Deps, Settings
 from callrec.service.lifecycle import Lifecycle
@@ -33,10 +36,15 @@ class Config:
     data_dir: Path
     answer_delay_seconds: float = 1.0
     public_url: str | None = None
+    #: This server's absolute base URL (status callbacks' `RecordingUrl`): the public URL if
+    #: set, else where it listens.
+    base_url: str = "http://127.0.0.1:8080"
     public_media: bool = False
     streams_path: str = "/streams"
     #: How long a call waits for its dropped stream to reconnect before it ends.
     stream_grace_seconds: float = 5.0
+    #: Seconds before each retry of a failed status callback (None: the default schedule).
+    callback_retry_delays: tuple[float, ...] | None = None
 
 
 def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService:
@@ -49,18 +57,27 @@ def build(
     config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid
 ) -> tuple[Router, AccountService]:
     store = SqliteStore(config.data_dir / DATABASE_FILE)
-    settings = Settings(answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND))
+    settings = Settings(
+        answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND),
+        base_url=(config.public_url or config.base_url).rstrip("/"),
+    )
     files = MediaFiles(config.data_dir / "media")
     media = MediaHub(files)
-    deps = Deps(store, clock, sid_factory, media, files, settings)
-    lifecycle = Lifecycle(deps)
     accounts = AccountService(store, clock, sid_factory, Sealer.for_data_dir(config.data_dir))
+    policy = Policy()
+    if config.callback_retry_delays is not None:
+        delays = tuple(round(s * MICROS_PER_SECOND) for s in config.callback_retry_delays)
+        policy = Policy.with_backoff(delays)
+    dispatcher = Dispatcher(store, clock, accounts.auth_token, policy)
+    deps = Deps(store, clock, sid_factory, media, files, settings, dispatcher.wake)
+    lifecycle = Lifecycle(deps)
     calls = CallService(deps, lifecycle)
     streams = StreamService(deps, calls, config.stream_grace_seconds)
     services = Services(
         accounts=accounts,
         calls=calls,
         streams=streams,
+        callbacks=CallbackService(store, clock, dispatcher.wake),
         recordings=RecordingService(deps, lifecycle),
         files=files,
         media=media,
@@ -76,8 +93,10 @@ def build(
         media.start_flushing()
         await lifecycle.resume()
         await streams.resume()
+        dispatcher.start()
 
     async def stop() -> None:
+        await dispatcher.close()
         await streams.close()
         await lifecycle.close()
         await media.close()

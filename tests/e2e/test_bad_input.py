@@ -70,7 +70,7 @@ CREATE_CASES = [
     ("RecordingStatusCallback=ftp://x.test/a", "RecordingStatusCallback"),
     ("RecordingStatusCallback=not a url", "RecordingStatusCallback"),
     ("RecordingStatusCallbackMethod=PUT", "RecordingStatusCallbackMethod"),
-    ("RecordingStatusCallbackEvent=paused", "RecordingStatusCallbackEvent"),
+    ("RecordingStatusCallbackEvent=muted", "RecordingStatusCallbackEvent"),
     ("RecordingStatusCallbackEvent=completed%20bogus", "RecordingStatusCallbackEvent"),
 ]
 

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callrec.api.errors import from_domain
-from callrec.api.render import rfc2822
+from callrec.dates import rfc2822
 from callrec.domain import errors
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.routing import Router
 
-from callrec.api import calls, inspect, media, recordings, streams
+from callrec.api import callbacks, calls, inspect, media, recordings, streams
 from callrec.api.context import Services
 from callrec.api.resource import no_route
 
@@ -37,6 +37,7 @@ def create_app(
             *media.routes(services),  # after recordings: `{RE}.json` is not media
             *calls.routes(services),
             *inspect.routes(services),
+            *callbacks.routes(services),
             *streams.routes(services, streams_path),
         ],
         default=no_route,

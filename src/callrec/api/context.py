@@ -9,6 +9,7 @@ from starlette.requests import Request
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
+from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
@@ -20,6 +21,7 @@ class Services:
     calls: CallService
     recordings: RecordingService
     streams: StreamService
+    callbacks: CallbackService
     files: MediaFiles
     media: MediaHub
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.

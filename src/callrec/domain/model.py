@@ -80,6 +80,10 @@ class CallbackEvent(StrEnum):
     IN_PROGRESS = "in-progress"
     COMPLETED = "completed"
     ABSENT = "absent"
+    # Beyond Twilio, sent only when asked for: every pause, resume and stop of a recording.
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    STOPPED = "stopped"
 
 
 class EventKind(StrEnum):

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.errors import TransitionNotAllowed
-from callrec.domain.model import Call, CallStatus, RecordingOptions
+from callrec.domain.model import Call, CallbackEvent, CallStatus, RecordingOptions
 from callrec.service.deps import Deps, owned_call
 from callrec.service.lifecycle import Lifecycle
+from callrec.service.outbox import enqueue
 from callrec.storage.base import CallFilter, PageRequest, Position, Tx
 
 
@@ -75,10 +76,12 @@ class CallService:
                     self._deps.media.close_gate(changed.sid)
                     tx.update_recording(changed)
                     tx.append_events(events)
+                    enqueue(tx, self._deps, changed, CallbackEvent.STOPPED)
                     stopped.append(changed.sid)
             return ended, stopped
 
         call, stopped = await self._deps.store.write(update)
+        self._deps.wake_callbacks()
         for recording_sid in stopped:
             self._deps.media.finish(recording_sid)
         self._lifecycle.recordings_stopped(stopped)

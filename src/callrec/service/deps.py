@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from callrec.domain.errors import NotFound
@@ -16,6 +17,8 @@ from callrec.storage.base import Store, Tx
 class Settings:
     #: How long an emulated call takes to be answered after it is created.
     answer_delay: Micros = 1 * MICROS_PER_SECOND
+    #: This server's absolute base URL, for the `RecordingUrl` of status callbacks.
+    base_url: str = "http://127.0.0.1:8080"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,8 @@ class Deps:
     media: MediaHub
     files: MediaFiles
     settings: Settings = Settings()
+    #: Tells the callback dispatcher that the outbox has new entries (after they commit).
+    wake_callbacks: Callable[[], None] = lambda: None
 
 
 def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:

@@ -13,6 +13,7 @@ from callrec.domain import recording as recordings
 from callrec.domain.model import (
     MICROS_PER_SECOND,
     Call,
+    CallbackEvent,
     CallStatus,
     Micros,
     Recording,
@@ -22,6 +23,7 @@ from callrec.domain.model import (
 )
 from callrec.service.deps import Deps
 from callrec.service.media import render_to_disk
+from callrec.service.outbox import enqueue
 from callrec.storage.base import Tx
 
 log = logging.getLogger(__name__)
@@ -98,11 +100,13 @@ class Lifecycle:
             )
             tx.insert_recording(recording)
             tx.append_events(events)
+            enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
             return recording.sid
 
         recording_sid = await self._deps.store.write(answer)
         if recording_sid is not None:
             self._deps.media.capture(recording_sid, call_sid)
+            self._deps.wake_callbacks()
 
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
@@ -139,8 +143,12 @@ class Lifecycle:
             if events:
                 tx.update_recording(changed)
                 tx.append_events(events)
+                final = changed.status is RecordingStatus.COMPLETED
+                event = CallbackEvent.COMPLETED if final else CallbackEvent.ABSENT
+                enqueue(tx, self._deps, changed, event)  # the media is servable now
 
         await self._deps.store.write(finish)
+        self._deps.wake_callbacks()
         self._deps.files.capture(sid).unlink(missing_ok=True)
 
     def _at(self, when: Micros, action: Callable[[], Awaitable[None]]) -> None:

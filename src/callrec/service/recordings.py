@@ -5,6 +5,7 @@ from __future__ import annotations
 from callrec.domain import recording as recordings
 from callrec.domain.errors import NotFound, SeveralActiveRecordings
 from callrec.domain.model import (
+    CallbackEvent,
     PauseBehavior,
     Recording,
     RecordingEvent,
@@ -14,10 +15,17 @@ from callrec.domain.model import (
 )
 from callrec.service.deps import Deps, owned_call, owned_recording
 from callrec.service.lifecycle import Lifecycle
+from callrec.service.outbox import enqueue
 from callrec.storage.base import CallState, PageRequest, Position, RecordingFilter, Tx
 
 #: The pseudo-sid that names a call's one active recording (UpdateCallRecording only).
 CURRENT = "Twilio.CURRENT"
+#: The (opt-in) callback each status an update can reach owes the app.
+_CALLBACK_OF = {
+    RecordingStatus.PAUSED: CallbackEvent.PAUSED,
+    RecordingStatus.IN_PROGRESS: CallbackEvent.RESUMED,
+    RecordingStatus.STOPPED: CallbackEvent.STOPPED,
+}
 
 
 class RecordingService:
@@ -44,10 +52,12 @@ class RecordingService:
             )
             tx.insert_recording(recording)
             tx.append_events(events)
+            enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
             return recording
 
         recording = await self._deps.store.write(start)
         self._deps.media.capture(recording.sid, call_sid)
+        self._deps.wake_callbacks()
         return recording
 
     async def update(
@@ -81,6 +91,7 @@ class RecordingService:
                     gate_closed.append(changed.sid)
                 tx.update_recording(changed)
                 tx.append_events(events)
+                enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status])
             return changed
 
         try:
@@ -89,6 +100,7 @@ class RecordingService:
             for closed in gate_closed:  # nothing changed after all
                 media.open_gate(closed)
             raise
+        self._deps.wake_callbacks()
         if changed.status is RecordingStatus.IN_PROGRESS:
             media.open_gate(changed.sid)
         elif changed.status is RecordingStatus.STOPPED:

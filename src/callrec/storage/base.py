@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, TypeVar
 
 from callrec.domain.model import (
     Account,
     Call,
+    CallbackEvent,
+    CallbackMethod,
     CallStatus,
     Micros,
     Recording,
@@ -89,6 +92,31 @@ class Credential:
     created_at: Micros
 
 
+class OutboxState(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A status callback to send: what, where, how often tried, and how it stands."""
+
+    id: int | None  # None until stored
+    account_sid: str
+    recording_sid: str
+    event: CallbackEvent
+    method: CallbackMethod
+    url: str  # as the app gave it, fragment included
+    params: tuple[tuple[str, str], ...]
+    state: OutboxState
+    attempts: int
+    next_attempt_at: Micros
+    created_at: Micros
+    updated_at: Micros
+    last_error: str | None = None
+
+
 class Tx(Protocol):
     """What a unit of work may do inside its transaction."""
 
@@ -124,6 +152,17 @@ class Tx(Protocol):
 
     def append_events(self, events: Sequence[RecordingEvent]) -> None: ...
     def events(self, recording_sid: str) -> list[RecordingEvent]: ...
+
+    def insert_callback(self, entry: OutboxEntry) -> None: ...
+    def update_callback(self, entry: OutboxEntry) -> None: ...
+    def callback(self, entry_id: int) -> OutboxEntry | None: ...
+    def due_callbacks(self, now: Micros, limit: int) -> list[OutboxEntry]:
+        """Pending callbacks that are due and first in line for their recording (callbacks of
+        one recording go out in order, one at a time)."""
+        ...
+
+    def next_callback_at(self) -> Micros | None: ...
+    def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]: ...
 
 
 class Store(Protocol):

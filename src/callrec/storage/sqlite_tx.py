@@ -18,6 +18,7 @@ from callrec.domain.model import (
     CallbackMethod,
     CallStatus,
     EventKind,
+    Micros,
     PauseBehavior,
     Recording,
     RecordingChannels,
@@ -32,6 +33,8 @@ from callrec.storage.base import (
     CallFilter,
     CallState,
     Credential,
+    OutboxEntry,
+    OutboxState,
     PageRequest,
     Position,
     RecordingFilter,
@@ -436,3 +439,84 @@ class SqliteTx:
             )
             for row in rows
         ]
+
+    # the callback outbox
+
+    def insert_callback(self, entry: OutboxEntry) -> None:
+        self._conn.execute(
+            "INSERT INTO callbacks (account_sid, recording_sid, event, method, url, params, state,"
+            " attempts, next_attempt_at, last_error, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.account_sid,
+                entry.recording_sid,
+                entry.event,
+                entry.method,
+                entry.url,
+                json.dumps(entry.params),
+                entry.state,
+                entry.attempts,
+                entry.next_attempt_at,
+                entry.last_error,
+                entry.created_at,
+                entry.updated_at,
+            ),
+        )
+
+    def update_callback(self, entry: OutboxEntry) -> None:
+        self._conn.execute(
+            "UPDATE callbacks SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
+            " updated_at = ? WHERE id = ?",
+            (
+                entry.state,
+                entry.attempts,
+                entry.next_attempt_at,
+                entry.last_error,
+                entry.updated_at,
+                entry.id,
+            ),
+        )
+
+    def callback(self, entry_id: int) -> OutboxEntry | None:
+        row = self._one("SELECT * FROM callbacks WHERE id = ?", entry_id)
+        return _outbox_entry(row) if row else None
+
+    def due_callbacks(self, now: Micros, limit: int) -> list[OutboxEntry]:
+        rows = self._all(
+            "SELECT * FROM callbacks AS c WHERE c.state = 'pending' AND c.next_attempt_at <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM callbacks AS e WHERE e.recording_sid = c.recording_sid"
+            " AND e.state = 'pending' AND e.id < c.id)"
+            " ORDER BY c.next_attempt_at LIMIT ?",
+            now,
+            limit,
+        )
+        return [_outbox_entry(row) for row in rows]
+
+    def next_callback_at(self) -> Micros | None:
+        row = self._one("SELECT min(next_attempt_at) FROM callbacks WHERE state = 'pending'")
+        return row[0] if row else None
+
+    def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]:
+        rows = self._all(
+            "SELECT * FROM callbacks WHERE account_sid = ? AND state = 'dead' ORDER BY id",
+            account_sid,
+        )
+        return [_outbox_entry(row) for row in rows]
+
+
+def _outbox_entry(row: sqlite3.Row) -> OutboxEntry:
+    return OutboxEntry(
+        id=row["id"],
+        account_sid=row["account_sid"],
+        recording_sid=row["recording_sid"],
+        event=CallbackEvent(row["event"]),
+        method=CallbackMethod(row["method"]),
+        url=row["url"],
+        params=tuple((name, value) for name, value in json.loads(row["params"])),
+        state=OutboxState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_error=row["last_error"],
+    )

@@ -1,0 +1,58 @@
+"""What a status callback says (CONTRACT.md §8), decided when its event happens (pure)."""
+
+from __future__ import annotations
+
+from callrec.dates import rfc2822
+from callrec.domain.model import CallbackEvent, Micros, Recording, RecordingStatus
+from callrec.storage.base import OutboxEntry, OutboxState
+
+#: Events beyond Twilio's, named in an extra parameter so an app can tell a resume from a start.
+EXTENSION_EVENTS = frozenset({CallbackEvent.PAUSED, CallbackEvent.RESUMED, CallbackEvent.STOPPED})
+
+
+def entry(
+    recording: Recording, event: CallbackEvent, base_url: str, now: Micros
+) -> OutboxEntry | None:
+    """The callback this event owes the app, if it asked for one."""
+    options = recording.options
+    if options.callback_url is None or event not in options.callback_events:
+        return None
+    return OutboxEntry(
+        id=None,
+        account_sid=recording.account_sid,
+        recording_sid=recording.sid,
+        event=event,
+        method=options.callback_method,
+        url=options.callback_url,
+        params=parameters(recording, event, base_url),
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def parameters(
+    recording: Recording, event: CallbackEvent, base_url: str
+) -> tuple[tuple[str, str], ...]:
+    """The parameters, with the values the REST resource shows at this moment."""
+    url = f"{base_url}/2010-04-01/Accounts/{recording.account_sid}/Recordings/{recording.sid}"
+    params = [
+        ("AccountSid", recording.account_sid),
+        ("CallSid", recording.call_sid),
+        ("RecordingSid", recording.sid),
+        ("RecordingUrl", url),
+        ("RecordingStatus", recording.status.value),
+        ("RecordingChannels", str(recording.options.channel_count)),
+        ("RecordingStartTime", rfc2822(recording.start_time) or ""),
+        ("RecordingSource", recording.source.value),
+        ("RecordingTrack", recording.options.track.value),
+    ]
+    if recording.duration is not None:
+        params.append(("RecordingDuration", str(recording.duration)))
+    if recording.status is RecordingStatus.ABSENT and recording.error_code is not None:
+        params.append(("ErrorCode", str(recording.error_code)))
+    if event in EXTENSION_EVENTS:
+        params.append(("CallrecEvent", event.value))
+    return tuple(params)

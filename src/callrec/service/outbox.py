@@ -1,0 +1,16 @@
+"""Writing status callbacks into the outbox, inside the unit of work that causes them."""
+
+from __future__ import annotations
+
+from callrec.callbacks.outbox import entry
+from callrec.domain.model import CallbackEvent, Recording
+from callrec.service.deps import Deps
+from callrec.storage.base import Tx
+
+
+def enqueue(tx: Tx, deps: Deps, recording: Recording, event: CallbackEvent) -> None:
+    """Store the callback this change owes the app, if it asked for one: it commits (or not)
+    together with the change, so a crash can lose neither without the other."""
+    owed = entry(recording, event, deps.settings.base_url, deps.clock())
+    if owed is not None:
+        tx.insert_callback(owed)

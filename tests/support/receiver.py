@@ -1,0 +1,81 @@
+"""A real HTTP server on loopback that receives status callbacks, for the callback tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    url: str  # as the receiver was addressed: http://127.0.0.1:port/path?query
+    params: dict[str, str]
+    signature: str
+    at: float
+
+
+@dataclass
+class Receiver:
+    """Records every request; answers `status` (a test may change it while running).
+
+    Its port is bound as soon as it exists, and listened on only from `start()`: until then
+    connections are refused, and no other socket can take the port meanwhile (not even a
+    client's own ephemeral port, which on loopback could otherwise connect to itself)."""
+
+    status: int = 200
+    requests: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), False)
+        self._server.server_bind()
+        self.port: int = self._server.server_address[1]
+        self._running = False
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Receiver:
+        self._server.server_activate()
+        self._running = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._running:
+            self._server.shutdown()
+        self._server.server_close()
+        self._running = False
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                parts = urlsplit(self.path)
+                params = dict(parse_qsl(body if self.command == "POST" else parts.query))
+                receiver.requests.append(
+                    Received(
+                        self.command,
+                        f"{receiver.base}{self.path}",
+                        params,
+                        self.headers.get("X-Twilio-Signature", ""),
+                        time.monotonic(),
+                    )
+                )
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _handle  # noqa: N815 - the names http.server calls
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
