@@ -77,7 +77,7 @@ def build(
         accounts=accounts,
         calls=calls,
         streams=streams,
-        callbacks=CallbackService(store, clock, dispatcher.wake),
+        callbacks=CallbackService(store, clock, dispatcher.poke),
         recordings=RecordingService(deps, lifecycle),
         files=files,
         media=media,

@@ -1,11 +1,13 @@
 """Sends the outbox: the only outgoing HTTP in callrec.
 
-One loop finds the callbacks that are due — for each recording only its oldest pending one, so a
-recording's callbacks arrive in order — and sends each in its own task, at most MAX_IN_FLIGHT at
-once, so one slow receiver holds up only its own recording. Each answer is written back: 2xx
-delivered; a failure the policy retries (by default connection errors, timeouts, 5xx and 429)
-tried again later with backoff; anything else, or the last attempt, a dead letter that can be
-replayed. Everything is in the store, so a restart resumes where the crash left off.
+Each recording's callbacks are sent by one drain at a time, oldest first, so they arrive in
+order; drains of different recordings run side by side, at most MAX_IN_FLIGHT requests at once,
+so one slow receiver holds up only its own recording. A change that writes a callback wakes its
+recording's drain; a poll finds the rest (retries falling due, a restart's leftovers). Each
+answer is written back: 2xx delivered; a failure the policy retries (by default connection
+errors, timeouts, 5xx and 429) tried again later with backoff; anything else, or the last
+attempt, a dead letter that can be replayed. Everything is in the store, so a restart resumes
+where the crash left off.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from urllib.parse import urlencode
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from callrec import __version__
 from callrec.callbacks.policy import Failure, Policy, split
@@ -43,33 +47,34 @@ class Dispatcher:
         clock: Clock,
         token_of: TokenLookup,
         policy: Policy | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._policy = policy or Policy()
         self._store = store
         self._clock = clock
         self._token_of = token_of
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            limits=httpx.Limits(max_connections=MAX_IN_FLIGHT, max_keepalive_connections=32),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-        )
+        self._http: aiohttp.ClientSession | None = None
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
-        self._in_flight: set[int] = set()
-        # Entries settled while a look for due entries was under way: that look may have read
-        # them as still pending, and must not send them again.
-        self._settled: set[int] = set()
+        # Recordings whose callbacks a drain is sending now, and those woken meanwhile.
+        self._draining: set[str] = set()
+        self._woken: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+        self._poke = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._runner = asyncio.get_running_loop().create_task(self._run())
+        self._runner = asyncio.get_running_loop().create_task(self._poll())
 
-    def wake(self) -> None:
-        """New entries were committed: look now rather than at the next poll."""
-        self._wake.set()
+    def wake(self, recording_sids: Iterable[str] = ()) -> None:
+        """These recordings' new callbacks were committed: send them now."""
+        for sid in recording_sids:
+            if sid in self._draining:
+                self._woken.add(sid)  # its drain looks again before it ends
+            else:
+                self._spawn(self._drain(sid))
+
+    def poke(self) -> None:
+        """Look for every due callback now (a dead letter was replayed, say)."""
+        self._poke.set()
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -79,50 +84,62 @@ class Dispatcher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.close()
 
-    async def _run(self) -> None:
+    async def _poll(self) -> None:
+        """Find due callbacks no drain is on: retries falling due, entries written by another
+        process, and everything left pending by a crash."""
         while True:
-            self._wake.clear()
+            self._poke.clear()
             try:
-                wait = await self._dispatch_due()
+                wait = await self._start_due()
             except Exception:  # a storage hiccup: log it and try again shortly
                 log.exception("callback dispatch failed")
                 wait = IDLE_POLL_SECONDS
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=wait)
+                await asyncio.wait_for(self._poke.wait(), timeout=wait)
 
-    async def _dispatch_due(self) -> float:
-        """Start sending what is due; return how long to sleep before looking again."""
+    async def _start_due(self) -> float:
         now = self._clock()
-        self._settled.clear()
         due = await self._store.read(lambda tx: tx.due_callbacks(now, BATCH))
-        for entry in due:
-            assert entry.id is not None
-            if entry.id in self._in_flight or entry.id in self._settled:
-                continue
-            self._in_flight.add(entry.id)
-            task = asyncio.get_running_loop().create_task(self._deliver(entry))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        upcoming = await self._store.read(lambda tx: tx.next_callback_at())
+        self.wake(entry.recording_sid for entry in due)
+        upcoming = await self._store.read(lambda tx: tx.next_callback_after(now))
         if upcoming is None:
             return IDLE_POLL_SECONDS
         return min(IDLE_POLL_SECONDS, max(0.0, (upcoming - self._clock()) / MICROS_PER_SECOND))
 
-    async def _deliver(self, entry: OutboxEntry) -> None:
-        assert entry.id is not None
+    async def _drain(self, recording_sid: str) -> None:
+        """Send one recording's due callbacks, oldest first, one at a time."""
+        self._draining.add(recording_sid)
         try:
-            async with self._slots:
-                failure, detail = await self._send(entry)
-            now = self._clock()
-            await self._store.write(
-                lambda tx: _record(tx, entry, failure, detail, self._policy, now)
-            )
+            while True:
+                self._woken.discard(recording_sid)
+                now = self._clock()
+                entry = await self._store.read(lambda tx: tx.head_callback(recording_sid))
+                while entry is not None and entry.next_attempt_at <= now:
+                    async with self._slots:
+                        failure, detail = await self._send(entry)
+                    outcome = partial(_record, sent=entry, failure=failure, detail=detail,
+                                      default=self._policy, now=self._clock())  # fmt: skip
+                    entry = await self._store.write(outcome)
+                if recording_sid not in self._woken:
+                    return  # what is left (a retry) falls due later: the poll finds it
         finally:
-            self._in_flight.discard(entry.id)
-            self._settled.add(entry.id)
-            self.wake()  # the recording's next callback may be due now
+            self._draining.discard(recording_sid)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # logged; the entry stays pending and the poll retries it
+                log.exception("callback delivery failed")
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _send(self, entry: OutboxEntry) -> tuple[Failure | None, str]:
         url, policy = split(entry.url, self._policy)
@@ -130,37 +147,55 @@ class Dispatcher:
         if token is None:
             return Failure.CLIENT, "the account has no auth token to sign with"
         params = list(entry.params)
-        timeout = httpx.Timeout(
-            policy.total_timeout, connect=policy.connect_timeout, read=policy.read_timeout
+        timeout = aiohttp.ClientTimeout(
+            total=policy.total_timeout,
+            sock_connect=policy.connect_timeout,
+            sock_read=policy.read_timeout,
         )
+        if entry.method is CallbackMethod.GET:
+            joiner = "&" if "?" in url else "?"
+            url = f"{url}{joiner}{urlencode(params)}"
+            headers = {"X-Twilio-Signature": signature(token, url)}
+            body = None
+        else:
+            grouped: dict[str, list[str]] = {}
+            for name, value in params:
+                grouped.setdefault(name, []).append(value)
+            headers = {
+                "X-Twilio-Signature": signature(token, url, grouped),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            body = urlencode(params).encode()
         try:
-            async with asyncio.timeout(policy.total_timeout):
-                if entry.method is CallbackMethod.GET:
-                    joiner = "&" if "?" in url else "?"
-                    full = f"{url}{joiner}{urlencode(params)}"
-                    headers = {"X-Twilio-Signature": signature(token, full)}
-                    response = await self._http.get(full, headers=headers, timeout=timeout)
-                else:
-                    grouped: dict[str, list[str]] = {}
-                    for name, value in params:
-                        grouped.setdefault(name, []).append(value)
-                    headers = {"X-Twilio-Signature": signature(token, url, grouped)}
-                    response = await self._http.post(
-                        url, data=grouped, headers=headers, timeout=timeout
-                    )
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            # encoded=True: sent byte for byte as signed (yarl would otherwise requote it).
+            async with self._session().request(
+                entry.method.value, URL(url, encoded=True), data=body, headers=headers,
+                timeout=timeout, allow_redirects=False,
+            ) as response:  # fmt: skip
+                await response.read()
+                status = response.status
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             return Failure.CONNECT, f"connect: {error!r}"
-        except (httpx.ReadTimeout, TimeoutError) as error:
+        except (aiohttp.ServerTimeoutError, TimeoutError) as error:
             return Failure.READ, f"timeout: {error!r}"
-        except httpx.HTTPError as error:
+        except (aiohttp.ClientError, ValueError) as error:
             return Failure.CONNECT, f"transport: {error!r}"
-        if 200 <= response.status_code < 300:
-            return None, f"HTTP {response.status_code}"
-        if response.status_code == 429:
+        if 200 <= status < 300:
+            return None, f"HTTP {status}"
+        if status == 429:
             return Failure.TOO_MANY, "HTTP 429"
-        if response.status_code >= 500:
-            return Failure.SERVER, f"HTTP {response.status_code}"
-        return Failure.CLIENT, f"HTTP {response.status_code}"
+        if status >= 500:
+            return Failure.SERVER, f"HTTP {status}"
+        return Failure.CLIENT, f"HTTP {status}"
+
+    def _session(self) -> aiohttp.ClientSession:
+        """One session, made on first use (it must be made inside the running loop)."""
+        if self._http is None:
+            connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, limit_per_host=MAX_IN_FLIGHT)
+            self._http = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": USER_AGENT}
+            )
+        return self._http
 
 
 def _record(
@@ -170,8 +205,20 @@ def _record(
     detail: str,
     default: Policy,
     now: Micros,
+) -> OutboxEntry | None:
+    """Write one attempt's outcome back to the outbox; return the recording's next callback."""
+    _settle(tx, sent, failure, detail, default, now)
+    return tx.head_callback(sent.recording_sid)
+
+
+def _settle(
+    tx: Tx,
+    sent: OutboxEntry,
+    failure: Failure | None,
+    detail: str,
+    default: Policy,
+    now: Micros,
 ) -> None:
-    """Write one attempt's outcome back to the outbox."""
     assert sent.id is not None
     current = tx.callback(sent.id)
     if current is None or current.state is not OutboxState.PENDING:

@@ -81,7 +81,7 @@ class CallService:
             return ended, stopped
 
         call, stopped = await self._deps.store.write(update)
-        self._deps.wake_callbacks()
+        self._deps.wake_callbacks(stopped)
         for recording_sid in stopped:
             self._deps.media.finish(recording_sid)
         self._lifecycle.recordings_stopped(stopped)

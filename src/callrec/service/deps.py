@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from callrec.domain.errors import NotFound
@@ -30,7 +30,7 @@ class Deps:
     files: MediaFiles
     settings: Settings = Settings()
     #: Tells the callback dispatcher that the outbox has new entries (after they commit).
-    wake_callbacks: Callable[[], None] = lambda: None
+    wake_callbacks: Callable[[Iterable[str]], None] = lambda recording_sids: None
 
 
 def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:

@@ -106,7 +106,7 @@ class Lifecycle:
         recording_sid = await self._deps.store.write(answer)
         if recording_sid is not None:
             self._deps.media.capture(recording_sid, call_sid)
-            self._deps.wake_callbacks()
+            self._deps.wake_callbacks([recording_sid])
 
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
@@ -148,7 +148,7 @@ class Lifecycle:
                 enqueue(tx, self._deps, changed, event)  # the media is servable now
 
         await self._deps.store.write(finish)
-        self._deps.wake_callbacks()
+        self._deps.wake_callbacks([sid])
         self._deps.files.capture(sid).unlink(missing_ok=True)
 
     def _at(self, when: Micros, action: Callable[[], Awaitable[None]]) -> None:

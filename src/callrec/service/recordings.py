@@ -57,7 +57,7 @@ class RecordingService:
 
         recording = await self._deps.store.write(start)
         self._deps.media.capture(recording.sid, call_sid)
-        self._deps.wake_callbacks()
+        self._deps.wake_callbacks([recording.sid])
         return recording
 
     async def update(
@@ -100,7 +100,7 @@ class RecordingService:
             for closed in gate_closed:  # nothing changed after all
                 media.open_gate(closed)
             raise
-        self._deps.wake_callbacks()
+        self._deps.wake_callbacks([changed.sid])
         if changed.status is RecordingStatus.IN_PROGRESS:
             media.open_gate(changed.sid)
         elif changed.status is RecordingStatus.STOPPED:

@@ -492,8 +492,20 @@ class SqliteTx:
         )
         return [_outbox_entry(row) for row in rows]
 
-    def next_callback_at(self) -> Micros | None:
-        row = self._one("SELECT min(next_attempt_at) FROM callbacks WHERE state = 'pending'")
+    def head_callback(self, recording_sid: str) -> OutboxEntry | None:
+        row = self._one(
+            "SELECT * FROM callbacks WHERE recording_sid = ? AND state = 'pending'"
+            " ORDER BY id LIMIT 1",
+            recording_sid,
+        )
+        return _outbox_entry(row) if row else None
+
+    def next_callback_after(self, now: Micros) -> Micros | None:
+        row = self._one(
+            "SELECT min(next_attempt_at) FROM callbacks"
+            " WHERE state = 'pending' AND next_attempt_at > ?",
+            now,
+        )
         return row[0] if row else None
 
     def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]:
