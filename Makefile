@@ -40,6 +40,9 @@ test: lint typecheck unit
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/update_recording.py --prism
+	$(BIN)/python bench/streams.py
+	$(BIN)/python bench/media.py
+	$(BIN)/python bench/callbacks.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
