@@ -24,6 +24,7 @@ import aiohttp
 from yarl import URL
 
 from callrec import __version__
+from callrec.background import BackgroundTasks
 from callrec.callbacks.policy import Failure, Policy, split
 from callrec.callbacks.signing import signature
 from callrec.domain.model import MICROS_PER_SECOND, CallbackMethod, Micros
@@ -57,7 +58,7 @@ class Dispatcher:
         # Recordings whose callbacks a drain is sending now, and those woken meanwhile.
         self._draining: set[str] = set()
         self._woken: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("callback delivery")  # the entry stays pending
         self._poke = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
 
@@ -70,7 +71,7 @@ class Dispatcher:
             if sid in self._draining:
                 self._woken.add(sid)  # its drain looks again before it ends
             else:
-                self._spawn(self._drain(sid))
+                self._tasks.spawn(self._drain(sid))
 
     def poke(self) -> None:
         """Look for every due callback now (a dead letter was replayed, say)."""
@@ -81,9 +82,7 @@ class Dispatcher:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._runner
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
         if self._http is not None:
             await self._http.close()
 
@@ -127,19 +126,6 @@ class Dispatcher:
                     return  # what is left (a retry) falls due later: the poll finds it
         finally:
             self._draining.discard(recording_sid)
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # logged; the entry stays pending and the poll retries it
-                log.exception("callback delivery failed")
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _send(self, entry: OutboxEntry) -> tuple[Failure | None, str]:
         url, policy = split(entry.url, self._policy)

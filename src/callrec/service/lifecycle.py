@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
+from callrec.background import BackgroundTasks
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.model import (
@@ -33,7 +34,7 @@ FINALIZING = (RecordingStatus.STOPPED, RecordingStatus.PROCESSING)
 class Lifecycle:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("background work")
 
     def call_created(self, call_sid: str, created_at: Micros, answer_at: Micros) -> None:
         ring_at = created_at + (answer_at - created_at) // 2
@@ -42,7 +43,7 @@ class Lifecycle:
 
     def recordings_stopped(self, sids: Iterable[str]) -> None:
         for sid in sids:
-            self._spawn(self._finalize(sid))
+            self._tasks.spawn(self._finalize(sid))
 
     async def resume(self) -> None:
         """Re-schedule what a previous run of the server left unfinished."""
@@ -65,9 +66,7 @@ class Lifecycle:
                 self._deps.media.close_gate(recording.sid)
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _ring(self, call_sid: str) -> None:
         def ring(tx: Tx) -> None:
@@ -158,17 +157,4 @@ class Lifecycle:
                 await asyncio.sleep(delay)
             await action()
 
-        self._spawn(later())
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        async def guarded() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # logged, and retried by resume() at the next start
-                log.exception("background work failed")
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(later())

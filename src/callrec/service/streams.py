@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
+from callrec.background import BackgroundTasks
 from callrec.domain.errors import CallNotInProgress, NotFound
 from callrec.domain.model import Call, CallStatus, Micros, RecordingOptions, RecordingTrack
 from callrec.media.encoding import Encoding
@@ -20,7 +21,7 @@ class StreamService:
         self._calls = calls
         self._grace = grace_seconds
         self._hang_ups: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("hanging up a call whose stream ended")
 
     async def attach(
         self, account_sid: str, call_sid: str | None, rate: int, encoding: Encoding
@@ -91,9 +92,7 @@ class StreamService:
 
     def _hang_up_now(self, call_sid: str) -> None:
         self._hang_ups.pop(call_sid, None)
-        task = asyncio.get_running_loop().create_task(self._calls.hang_up(call_sid))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._calls.hang_up(call_sid))
 
     async def resume(self) -> None:
         """After a restart, no stream is connected: calls that had one get the grace time to
@@ -105,4 +104,4 @@ class StreamService:
     async def close(self) -> None:
         for handle in self._hang_ups.values():
             handle.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
