@@ -234,3 +234,24 @@ def test_a_4xx_is_final(fast_retries: ServerProcess) -> None:
         assert len(receiver.requests) == 1
     finally:
         receiver.stop()
+
+
+def test_a_slow_receiver_holds_up_only_its_own_recordings(client: Any) -> None:
+    slow, fast = Receiver(delay=4.0).start(), Receiver().start()
+    try:
+        call = answered_call(client)
+        events = ["in-progress", "completed"]
+        for _ in range(3):
+            client.calls(call.sid).recordings.create(
+                recording_status_callback=f"{slow.base}/cb", recording_status_callback_event=events
+            )
+        began = time.monotonic()
+        quick = client.calls(call.sid).recordings.create(
+            recording_status_callback=f"{fast.base}/cb", recording_status_callback_event=events
+        )
+        assert eventually(lambda: fast.requests, timeout=3)
+        assert fast.requests[0].at - began < 2.0  # not behind the slow receiver's 4 s answers
+        assert fast.requests[0].params["RecordingSid"] == quick.sid
+    finally:
+        slow.stop()
+        fast.stop()

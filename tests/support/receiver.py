@@ -27,6 +27,7 @@ class Receiver:
     client's own ephemeral port, which on loopback could otherwise connect to itself)."""
 
     status: int = 200
+    delay: float = 0.0  # seconds to wait before answering: a slow receiver
     requests: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ class Receiver:
                         time.monotonic(),
                     )
                 )
+                time.sleep(receiver.delay)
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
