@@ -57,6 +57,8 @@ class CallService:
     ) -> Call:
         """End the call (`status`), or accept a redirect (`Url`/`Twiml`: nothing to run here)."""
 
+        gates_closed: list[str] = []
+
         def update(tx: Tx) -> tuple[Call, list[str]]:
             call = owned_call(tx, account_sid, sid)
             if status is None:
@@ -73,14 +75,20 @@ class CallService:
             for recording in tx.recordings_of_call(sid):
                 changed, events = recordings.stop_with_call(recording, now, media_at)
                 if events:
-                    self._deps.media.close_gate(changed.sid)
+                    self._deps.media.close_gate(changed.sid)  # at once: see media.hub
+                    gates_closed.append(changed.sid)
                     tx.update_recording(changed)
                     tx.append_events(events)
                     enqueue(tx, self._deps, changed, CallbackEvent.STOPPED)
                     stopped.append(changed.sid)
             return ended, stopped
 
-        call, stopped = await self._deps.store.write(update)
+        try:
+            call, stopped = await self._deps.store.write(update)
+        except Exception:
+            for recording_sid in gates_closed:  # nothing changed after all
+                self._deps.media.open_gate(recording_sid)
+            raise
         self._deps.wake_callbacks(stopped)
         for recording_sid in stopped:
             self._deps.media.finish(recording_sid)
