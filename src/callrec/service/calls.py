@@ -58,6 +58,7 @@ class CallService:
         """End the call (`status`), or accept a redirect (`Url`/`Twiml`: nothing to run here)."""
 
         gates_closed: list[str] = []
+        owed: list[str] = []
 
         def update(tx: Tx) -> tuple[Call, list[str]]:
             call = owned_call(tx, account_sid, sid)
@@ -79,7 +80,8 @@ class CallService:
                     gates_closed.append(changed.sid)
                     tx.update_recording(changed)
                     tx.append_events(events)
-                    enqueue(tx, self._deps, changed, CallbackEvent.STOPPED)
+                    if enqueue(tx, self._deps, changed, CallbackEvent.STOPPED):
+                        owed.append(changed.sid)
                     stopped.append(changed.sid)
             return ended, stopped
 
@@ -89,7 +91,8 @@ class CallService:
             for recording_sid in gates_closed:  # nothing changed after all
                 self._deps.media.open_gate(recording_sid)
             raise
-        self._deps.wake_callbacks(stopped)
+        if owed:
+            self._deps.wake_callbacks(owed)
         for recording_sid in stopped:
             self._deps.media.finish(recording_sid)
         self._lifecycle.recordings_stopped(stopped)

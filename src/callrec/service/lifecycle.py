@@ -77,7 +77,7 @@ class Lifecycle:
         await self._deps.store.write(ring)
 
     async def _answer(self, call_sid: str) -> None:
-        def answer(tx: Tx) -> str | None:
+        def answer(tx: Tx) -> tuple[str, bool] | None:
             call = tx.call(call_sid)
             if call is None:
                 return None
@@ -99,13 +99,14 @@ class Lifecycle:
             )
             tx.insert_recording(recording)
             tx.append_events(events)
-            enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
-            return recording.sid
+            return recording.sid, enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
 
-        recording_sid = await self._deps.store.write(answer)
-        if recording_sid is not None:
+        started = await self._deps.store.write(answer)
+        if started is not None:
+            recording_sid, owed = started
             self._deps.media.capture(recording_sid, call_sid)
-            self._deps.wake_callbacks([recording_sid])
+            if owed:
+                self._deps.wake_callbacks([recording_sid])
 
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
@@ -129,10 +130,10 @@ class Lifecycle:
             None, render_to_disk, self._deps.files, recording, timeline, call
         )
 
-        def finish(tx: Tx) -> None:
+        def finish(tx: Tx) -> bool:
             current = tx.recording(sid)
             if current is None:
-                return
+                return False
             now = self._deps.clock()
             if rendered.absent_code is None:
                 duration = recordings.whole_seconds(round(rendered.seconds * MICROS_PER_SECOND))
@@ -144,10 +145,11 @@ class Lifecycle:
                 tx.append_events(events)
                 final = changed.status is RecordingStatus.COMPLETED
                 event = CallbackEvent.COMPLETED if final else CallbackEvent.ABSENT
-                enqueue(tx, self._deps, changed, event)  # the media is servable now
+                return enqueue(tx, self._deps, changed, event)  # the media is servable now
+            return False
 
-        await self._deps.store.write(finish)
-        self._deps.wake_callbacks([sid])
+        if await self._deps.store.write(finish):
+            self._deps.wake_callbacks([sid])
         self._deps.files.capture(sid).unlink(missing_ok=True)
 
     def _at(self, when: Micros, action: Callable[[], Awaitable[None]]) -> None:

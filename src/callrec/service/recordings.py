@@ -38,7 +38,7 @@ class RecordingService:
     ) -> Recording:
         sid = self._deps.new_sid("RE")
 
-        def start(tx: Tx) -> Recording:
+        def start(tx: Tx) -> tuple[Recording, bool]:
             call = owned_call(tx, account_sid, call_sid)
             now = self._deps.clock()
             recording, events = recordings.start(
@@ -52,12 +52,13 @@ class RecordingService:
             )
             tx.insert_recording(recording)
             tx.append_events(events)
-            enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
-            return recording
+            owed = enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
+            return recording, owed
 
-        recording = await self._deps.store.write(start)
+        recording, owed = await self._deps.store.write(start)
         self._deps.media.capture(recording.sid, call_sid)
-        self._deps.wake_callbacks([recording.sid])
+        if owed:
+            self._deps.wake_callbacks([recording.sid])
         return recording
 
     async def update(
@@ -71,6 +72,7 @@ class RecordingService:
     ) -> Recording:
         media = self._deps.media
         gate_closed: list[str] = []
+        owed: list[str] = []
 
         def update(tx: Tx) -> Recording:
             if sid == CURRENT:
@@ -91,7 +93,8 @@ class RecordingService:
                     gate_closed.append(changed.sid)
                 tx.update_recording(changed)
                 tx.append_events(events)
-                enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status])
+                if enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status]):
+                    owed.append(changed.sid)
             return changed
 
         try:
@@ -100,7 +103,8 @@ class RecordingService:
             for closed in gate_closed:  # nothing changed after all
                 media.open_gate(closed)
             raise
-        self._deps.wake_callbacks([changed.sid])
+        if owed:
+            self._deps.wake_callbacks(owed)
         if changed.status is RecordingStatus.IN_PROGRESS:
             media.open_gate(changed.sid)
         elif changed.status is RecordingStatus.STOPPED:
