@@ -32,8 +32,8 @@ import httpx
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from streams import _replace_section, _wait, _wait_port
-from update_recording import free_port, run_wrk, wrk_script
+from streams import _wait, _wait_port
+from update_recording import free_port, replace_section, run_wrk, wrk_script
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = 64
@@ -167,7 +167,7 @@ def main() -> None:
         ]
     )
     print(section)
-    _replace_section(section, "## Status callbacks")
+    replace_section(section, "## Status callbacks")
 
 
 if __name__ == "__main__":

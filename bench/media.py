@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from streams import _replace_section, _wait
-from update_recording import free_port
+from streams import _wait
+from update_recording import free_port, replace_section
 
 from callrec.domain.model import (
     Call,
@@ -172,7 +172,7 @@ def main() -> None:
         ]
     )
     print(section)
-    _replace_section(section, "## Audio of an hour-long recording")
+    replace_section(section, "## Audio of an hour-long recording")
 
 
 if __name__ == "__main__":

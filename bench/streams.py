@@ -33,7 +33,7 @@ import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_recording import RESULTS, free_port
+from update_recording import free_port, replace_section
 
 from callrec.media.codec import ulaw_encode
 
@@ -231,18 +231,7 @@ def main() -> None:
             print(results[-2], results[-1], sep="\n", flush=True)
     section = report(results, args.seconds)
     print(section)
-    _replace_section(section, "## Concurrent media streams")
-
-
-def _replace_section(section: str, heading: str) -> None:
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
-    start = text.find(heading)
-    if start == -1:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
-    RESULTS.write_text(text)
+    replace_section(section, "## Concurrent media streams")
 
 
 if __name__ == "__main__":

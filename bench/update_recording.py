@@ -295,19 +295,18 @@ def main() -> None:
             rounds["prism"] = [prism]
     section = report(rounds, changes, args.duration)
     print(section)
-    _write_section(section)
+    replace_section(section, "## UpdateCallRecording pause/resume")
 
 
-def _write_section(section: str) -> None:
-    """Replace this benchmark's section in docs/BENCHMARKS.md, keeping the others."""
-    heading = "## UpdateCallRecording pause/resume"
+def replace_section(section: str, heading: str) -> None:
+    """Replace the section under `heading` in docs/BENCHMARKS.md (or add it), keeping others."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n\n"
     start = text.find(heading)
     if start == -1:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end + 1 :] if end != -1 else "")
+        text = text[:start] + section + ("\n" + text[end + 1 :] if end != -1 else "")
     RESULTS.write_text(text)
 
 
