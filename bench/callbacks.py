@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -33,7 +32,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streams import _wait, _wait_port
-from update_recording import free_port, replace_section, run_wrk, wrk_script
+from update_recording import found, free_port, replace_section, run_wrk, wrk_script
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = 64
@@ -117,8 +116,8 @@ def main() -> None:
             _wait(base + "/_callrec/health")
             _wait_port(receiver_port)
             text = log.read_text()
-            account = re.search(r"TWILIO_ACCOUNT_SID=(\S+)", text).group(1)  # type: ignore[union-attr]
-            token = re.search(r"TWILIO_AUTH_TOKEN=(\S+)", text).group(1)  # type: ignore[union-attr]
+            account = found(r"TWILIO_ACCOUNT_SID=(\S+)", text)
+            token = found(r"TWILIO_AUTH_TOKEN=(\S+)", text)
             receiver_url = f"http://127.0.0.1:{receiver_port}"
             targets = _prepare(base, account, token, receiver_url)
             script = tmp / "load.lua"

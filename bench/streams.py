@@ -17,7 +17,6 @@ import asyncio
 import base64
 import json
 import os
-import re
 import secrets
 import signal
 import subprocess
@@ -33,7 +32,7 @@ import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_recording import free_port, replace_section
+from update_recording import found, free_port, replace_section
 
 from callrec.media.codec import ulaw_encode
 
@@ -107,7 +106,7 @@ async def _drive(
 
 def _rss_mb(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024  # type: ignore[union-attr]
+    return int(found(r"VmRSS:\s+(\d+)", text)) / 1024
 
 
 def bench_callrec(calls: int, seconds: float, tmp: Path) -> Result:
@@ -122,8 +121,8 @@ def bench_callrec(calls: int, seconds: float, tmp: Path) -> Result:
     try:
         _wait(base + "/_callrec/health")
         text = log.read_text()
-        account = re.search(r"TWILIO_ACCOUNT_SID=(\S+)", text).group(1)  # type: ignore[union-attr]
-        token = re.search(r"TWILIO_AUTH_TOKEN=(\S+)", text).group(1)  # type: ignore[union-attr]
+        account = found(r"TWILIO_ACCOUNT_SID=(\S+)", text)
+        token = found(r"TWILIO_AUTH_TOKEN=(\S+)", text)
         auth = base64.b64encode(f"{account}:{token}".encode()).decode()
         headers = {"Authorization": f"Basic {auth}", "X-Account": account}
 

@@ -55,6 +55,14 @@ class Run:
     errors: int
 
 
+def found(pattern: str, text: str) -> str:
+    """The first group of `pattern` in `text`; a benchmark cannot go on without it."""
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"not found: {pattern!r}")
+    return match.group(1)
+
+
 def free_port() -> int:
     import socket
 
@@ -125,8 +133,8 @@ def run_wrk(name: str, url: str, script: Path, duration: int) -> Run:
         "-s", str(script), url,
     ]  # fmt: skip
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    rate = float(found(r"Requests/sec:\s+([\d.]+)", out))
+    total = int(found(r"(\d+) requests in", out))
     errors_match = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Run(
         name,
@@ -139,8 +147,9 @@ def run_wrk(name: str, url: str, script: Path, duration: int) -> Run:
 
 
 def _latency(out: str, percentile: str) -> float:
-    value, unit = re.search(rf"{percentile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    value = found(rf"{percentile}\s+([\d.]+(?:us|ms|s))", out)
+    unit = value.lstrip("0123456789.")
+    return float(value.removesuffix(unit)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
 def prepare_callrec(base: str, account: str, token: str) -> list[tuple[str, str]]:
@@ -166,8 +175,8 @@ def bench_callrec(tmp: Path, duration: int) -> tuple[Run, int]:
     log = tmp / "callrec.log"
     with serving(command, f"http://127.0.0.1:{port}/_callrec/health", log):
         text = log.read_text()
-        account = re.search(r"TWILIO_ACCOUNT_SID=(\S+)", text).group(1)  # type: ignore[union-attr]
-        token = re.search(r"TWILIO_AUTH_TOKEN=(\S+)", text).group(1)  # type: ignore[union-attr]
+        account = found(r"TWILIO_ACCOUNT_SID=(\S+)", text)
+        token = found(r"TWILIO_AUTH_TOKEN=(\S+)", text)
         base = f"http://127.0.0.1:{port}"
         targets = prepare_callrec(base, account, token)
         script = tmp / "callrec.lua"
