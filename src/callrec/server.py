@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,10 +85,6 @@ def build(
     )
 
     async def start() -> None:
-        # Everything made so far lives as long as the process: keep it out of the cyclic
-        # collector's full passes, which otherwise stall the loop for tens of milliseconds
-        # (measured in bench/streams.py as the lag's tail).
-        gc.freeze()
         media.start_flushing()
         await lifecycle.resume()
         await streams.resume()
