@@ -193,41 +193,31 @@ def _record(
     now: Micros,
 ) -> OutboxEntry | None:
     """Write one attempt's outcome back to the outbox; return the recording's next callback."""
-    _settle(tx, sent, failure, detail, default, now)
+    assert sent.id is not None
+    current = tx.callback(sent.id)
+    # Replayed or changed meanwhile: this attempt no longer speaks for it.
+    if current is not None and current.state is OutboxState.PENDING:
+        tx.update_callback(_outcome(current, failure, detail, default, now))
     return tx.head_callback(sent.recording_sid)
 
 
-def _settle(
-    tx: Tx,
-    sent: OutboxEntry,
-    failure: Failure | None,
-    detail: str,
-    default: Policy,
-    now: Micros,
-) -> None:
-    assert sent.id is not None
-    current = tx.callback(sent.id)
-    if current is None or current.state is not OutboxState.PENDING:
-        return  # replayed or changed meanwhile: this attempt no longer speaks for it
+def _outcome(
+    current: OutboxEntry, failure: Failure | None, detail: str, default: Policy, now: Micros
+) -> OutboxEntry:
     attempts = current.attempts + 1
     if failure is None:
-        done = replace(current, state=OutboxState.DELIVERED, attempts=attempts, updated_at=now)
-        tx.update_callback(replace(done, last_error=None))
-        return
+        return replace(
+            current, state=OutboxState.DELIVERED, attempts=attempts, last_error=None, updated_at=now
+        )
     _, policy = split(current.url, default)
     retry_at = policy.next_attempt(attempts, failure, now)
-    state = OutboxState.PENDING if retry_at is not None else OutboxState.DEAD
-    if state is OutboxState.DEAD:
+    if retry_at is None:
         log.warning("callback %s to %s is a dead letter: %s", current.id, current.url, detail)
-    tx.update_callback(
-        replace(
-            current,
-            state=state,
-            attempts=attempts,
-            next_attempt_at=retry_at if retry_at is not None else current.next_attempt_at,
-            last_error=detail,
-            updated_at=now,
+        return replace(
+            current, state=OutboxState.DEAD, attempts=attempts, last_error=detail, updated_at=now
         )
+    return replace(
+        current, attempts=attempts, next_attempt_at=retry_at, last_error=detail, updated_at=now
     )
 
 
