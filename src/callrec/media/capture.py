@@ -150,13 +150,6 @@ def read(path: Path) -> Captured:
     return Captured(rate, records["track"], records["media_at"], records["count"], samples)
 
 
-def header_of(path: Path) -> tuple[int, Encoding]:
-    """The rate and encoding of an existing capture file."""
-    with path.open("rb") as file:
-        rate, _, encoding = _parse_header(file.read(HEADER_BYTES))
-    return rate, encoding
-
-
 def _parse_header(data: bytes) -> tuple[int, int, Encoding]:
     if len(data) < HEADER_BYTES:
         raise ValueError("not a capture file: too short")
