@@ -235,3 +235,32 @@ def test_a_stream_replaces_the_synthetic_audio_of_a_rest_call(
     synthetic = tone_hz(call.sid, RecordingTrack.INBOUND)
     assert abs(_hz(audio[: RATE // 2]) - synthetic) < 3
     assert abs(_hz(audio[-RATE // 2 :]) - INBOUND_HZ) < 3
+
+
+def test_a_dropped_stream_may_reconnect_within_the_grace_time(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", extra_args=("--stream-grace", "2")).start()
+    try:
+        keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+        client = sdk_client(server.base_url, keys.sid, keys.token)
+        call_sid = "CA" + secrets.token_hex(16)
+
+        def stream_for(frames: int) -> None:
+            streamer = TwilioStreamer(
+                _ws(server), keys.sid, call_sid, _basic(keys), lambda t, f: tone(440, f)
+            )
+            streamer.send_stop = False  # the socket just goes away
+            streamer.start().wait_for_frame(frames)
+            streamer.finish()
+
+        stream_for(10)
+        recording = client.calls(call_sid).recordings.create()
+        time.sleep(1.0)  # dropped, within the grace time
+        assert client.calls(call_sid).fetch().status == "in-progress"
+        stream_for(25)  # back: the call goes on
+        time.sleep(1.0)
+        assert client.calls(call_sid).fetch().status == "in-progress"
+        # Gone for good: after the grace time the call ends and the recording completes.
+        assert eventually(lambda: client.calls(call_sid).fetch().status == "completed", 8)
+        assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    finally:
+        server.stop()
