@@ -396,33 +396,9 @@ class SqliteTx:
 
     def append_events(self, events: Sequence[RecordingEvent]) -> None:
         if len(events) == 1:  # the common case; execute() costs less than executemany()
-            event = events[0]
-            self._conn.execute(
-                _INSERT_EVENT,
-                (
-                    event.recording_sid,
-                    event.kind,
-                    event.at,
-                    event.actor,
-                    event.pause_behavior,
-                    event.media_at,
-                ),
-            )
-            return
-        self._conn.executemany(
-            _INSERT_EVENT,
-            [
-                (
-                    event.recording_sid,
-                    event.kind,
-                    event.at,
-                    event.actor,
-                    event.pause_behavior,
-                    event.media_at,
-                )
-                for event in events
-            ],
-        )
+            self._conn.execute(_INSERT_EVENT, _event_row(events[0]))
+        else:
+            self._conn.executemany(_INSERT_EVENT, [_event_row(event) for event in events])
 
     def events(self, recording_sid: str) -> list[RecordingEvent]:
         rows = self._all(
@@ -514,6 +490,17 @@ class SqliteTx:
             account_sid,
         )
         return [_outbox_entry(row) for row in rows]
+
+
+def _event_row(event: RecordingEvent) -> tuple[object, ...]:
+    return (
+        event.recording_sid,
+        event.kind,
+        event.at,
+        event.actor,
+        event.pause_behavior,
+        event.media_at,
+    )
 
 
 def _outbox_entry(row: sqlite3.Row) -> OutboxEntry:
