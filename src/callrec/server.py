@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,25 @@ from callrec.service.streams import StreamService
 from callrec.storage.sqlite import SqliteStore
 
 DATABASE_FILE = "callrec.db"
+#: Allocations between young collections (Python's default is 700). See `tune_gc`.
+GC_YOUNG_THRESHOLD = 10_000
 log = logging.getLogger(__name__)
+
+
+def tune_gc() -> None:
+    """Make the cyclic collector cheap for a server that frees almost everything by refcount.
+
+    With 50 requests in flight, every young collection finds their live objects and promotes
+    them; they die soon after, but the promotions still trigger full collections over the whole
+    heap (numpy, aiohttp, the app), measured at 15-30 ms each, about twice a second under load:
+    the p99 of an update went from ~8 ms to ~20-30 ms. Freezing what startup made takes it out
+    of every collection, and a higher young threshold makes promotions (and so full passes)
+    rare. Measured with bench/update_recording.py: p99 ~30 ms -> ~8 ms, ~5 % more throughput.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +104,7 @@ def build(
     )
 
     async def start() -> None:
+        tune_gc()
         media.start_flushing()
         await lifecycle.resume()
         await streams.resume()
