@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.routing import Router
+from starlette.types import ASGIApp
 
 from callrec.api.app import create_app
 from callrec.api.context import Services
@@ -73,7 +73,7 @@ def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService
 
 def build(
     config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid
-) -> tuple[Router, AccountService]:
+) -> tuple[ASGIApp, AccountService]:
     store = SqliteStore(config.data_dir / DATABASE_FILE)
     settings = Settings(
         answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND),
