@@ -169,6 +169,27 @@ class Recording:
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    def moved_to(
+        self, status: RecordingStatus, now: Micros, pause_behavior: PauseBehavior | None = None
+    ) -> Recording:
+        """This recording in `status` since `now`. `dataclasses.replace` does the same at twice
+        the cost, on the path of every UpdateCallRecording."""
+        return Recording(
+            self.sid,
+            self.account_sid,
+            self.call_sid,
+            status,
+            self.source,
+            self.options,
+            self.created_at,
+            now,
+            self.start_time,
+            pause_behavior,
+            self.duration,
+            self.error_code,
+            self.deleted_at,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RecordingEvent:

@@ -81,10 +81,10 @@ def update(
     if target is RecordingStatus.STOPPED:
         return _stop(recording, now, media_at, actor)
     if target is RecordingStatus.PAUSED:
-        changed = replace(recording, status=target, pause_behavior=behavior, updated_at=now)
+        changed = recording.moved_to(target, now, behavior)
         paused = RecordingEvent(recording.sid, EventKind.PAUSED, now, actor, behavior, media_at)
         return changed, [paused]
-    changed = replace(recording, status=target, pause_behavior=None, updated_at=now)
+    changed = recording.moved_to(target, now)
     resumed = RecordingEvent(recording.sid, EventKind.RESUMED, now, actor, media_at=media_at)
     return changed, [resumed]
 
@@ -97,9 +97,7 @@ def stop_with_call(recording: Recording, now: Micros, media_at: Micros) -> Chang
 
 
 def _stop(recording: Recording, now: Micros, media_at: Micros, actor: str | None) -> Changed:
-    changed = replace(
-        recording, status=RecordingStatus.STOPPED, pause_behavior=None, updated_at=now
-    )
+    changed = recording.moved_to(RecordingStatus.STOPPED, now)
     stopped = RecordingEvent(recording.sid, EventKind.STOPPED, now, actor, media_at=media_at)
     return changed, [stopped]
 
@@ -108,7 +106,7 @@ def begin_processing(recording: Recording, now: Micros) -> Changed:
     """A stopped recording moves on to `processing` while its media is made."""
     if recording.status is not RecordingStatus.STOPPED:
         return recording, []
-    changed = replace(recording, status=RecordingStatus.PROCESSING, updated_at=now)
+    changed = recording.moved_to(RecordingStatus.PROCESSING, now, recording.pause_behavior)
     return changed, [RecordingEvent(recording.sid, EventKind.PROCESSING, now, None)]
 
 
