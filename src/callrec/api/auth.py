@@ -20,6 +20,8 @@ async def authorize(accounts: AccountService, request: Request, account_sid: str
     principal = await accounts.authenticate_basic(authorization)
     if principal is None:
         raise unauthorized()
+    if principal.account_sid == account_sid:
+        return principal  # the common case, and a valid sid: it is a known account's
     if not is_sid(ACCOUNT_SID, account_sid):
         raise not_found(request.url.path)
     try:

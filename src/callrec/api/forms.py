@@ -83,26 +83,28 @@ async def body(request: Request) -> Form:
     length = header(request, b"content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
         raise _too_large()
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk: bytes = message.get("body", b"")
-        more = message.get("more_body", False)
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = await _read(request)
     if not data:
         return Form({})
     media_type = (header(request, b"content-type") or "").split(";")[0].strip().lower()
     if media_type != FORM_TYPE:
         raise ApiError(415, 415, f"The request body must be {FORM_TYPE}")
     return parse(data)
+
+
+async def _read(request: Request) -> bytes:
+    """The whole body, at most MAX_BODY_BYTES; a small form comes in one message."""
+    data = b""
+    more = True
+    while more:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        data += message.get("body", b"")
+        if len(data) > MAX_BODY_BYTES:
+            raise _too_large()
+        more = message.get("more_body", False)
+    return data
 
 
 def _too_large() -> ApiError:

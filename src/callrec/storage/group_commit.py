@@ -77,7 +77,8 @@ class GroupCommitter:
         try:
             await _begin(conn)
             tx = SqliteTx(conn)
-            outcomes = [_run_unit(conn, tx, work) for work, _ in jobs]
+            cursor = conn.cursor()
+            outcomes = [_run_unit(cursor, tx, work) for work, _ in jobs]
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
         except sqlite3.Error as exc:
@@ -107,15 +108,13 @@ async def _begin(conn: sqlite3.Connection) -> None:
         await asyncio.sleep(LOCK_RETRY_SECONDS)
 
 
-def _run_unit(
-    conn: sqlite3.Connection, tx: SqliteTx, work: Callable[[Tx], Any]
-) -> tuple[bool, Any]:
-    conn.execute("SAVEPOINT unit")
+def _run_unit(cursor: sqlite3.Cursor, tx: SqliteTx, work: Callable[[Tx], Any]) -> tuple[bool, Any]:
+    cursor.execute("SAVEPOINT unit")
     try:
         result = work(tx)
     except Exception as exc:  # the unit's own failure: undo it alone
-        conn.execute("ROLLBACK TO unit")
-        conn.execute("RELEASE unit")
+        cursor.execute("ROLLBACK TO unit")
+        cursor.execute("RELEASE unit")
         return False, exc
-    conn.execute("RELEASE unit")
+    cursor.execute("RELEASE unit")
     return True, result

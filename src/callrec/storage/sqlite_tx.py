@@ -73,6 +73,9 @@ _UPDATE_RECORDING = (
     "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
     " error_code = ?, deleted_at = ? WHERE sid = ?"
 )
+_UPDATE_RECORDING_STATUS = (
+    "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ? WHERE sid = ?"
+)
 
 
 def encode_options(options: RecordingOptions) -> str:
@@ -194,14 +197,15 @@ class SqliteTx:
     """`Tx` over one SQLite connection; the transaction is the caller's."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+        # One cursor for every statement: Connection.execute makes a new one each time.
+        self._cursor = conn.cursor()
 
     def _one(self, sql: str, *params: Any) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self._conn.execute(sql, params).fetchone()
+        row: sqlite3.Row | None = self._cursor.execute(sql, params).fetchone()
         return row
 
     def _all(self, sql: str, *params: Any) -> list[sqlite3.Row]:
-        return self._conn.execute(sql, params).fetchall()
+        return self._cursor.execute(sql, params).fetchall()
 
     # accounts and credentials
 
@@ -213,7 +217,7 @@ class SqliteTx:
         return [_account(row) for row in self._all("SELECT * FROM accounts ORDER BY created_at")]
 
     def insert_account(self, account: Account) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             "INSERT INTO accounts (sid, friendly_name, parent_sid, created_at) VALUES (?, ?, ?, ?)",
             (account.sid, account.friendly_name, account.parent_sid, account.created_at),
         )
@@ -232,7 +236,7 @@ class SqliteTx:
         )
 
     def insert_credential(self, credential: Credential) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             "INSERT INTO credentials (sid, account_sid, friendly_name, secret_hash, secret_sealed,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -252,7 +256,7 @@ class SqliteTx:
         return _call(row) if row else None
 
     def insert_call(self, call: Call) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             f"INSERT INTO calls ({_CALL_COLUMNS})"
             " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -273,7 +277,7 @@ class SqliteTx:
         )
 
     def update_call(self, call: Call) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             "UPDATE calls SET status = ?, updated_at = ?, start_time = ?, end_time = ?,"
             " stream_media_at = ? WHERE sid = ?",
             (
@@ -287,7 +291,7 @@ class SqliteTx:
         )
 
     def delete_call(self, sid: str) -> None:
-        self._conn.execute("DELETE FROM calls WHERE sid = ?", (sid,))
+        self._cursor.execute("DELETE FROM calls WHERE sid = ?", (sid,))
 
     def streamed_live_calls(self) -> Sequence[Call]:
         rows = self._all(
@@ -342,7 +346,7 @@ class SqliteTx:
         return [_recording(row) for row in rows]
 
     def insert_recording(self, recording: Recording) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             f"INSERT INTO recordings ({_RECORDING_COLUMNS})"
             " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -363,7 +367,7 @@ class SqliteTx:
         )
 
     def update_recording(self, recording: Recording) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             _UPDATE_RECORDING,
             (
                 recording.status,
@@ -374,6 +378,12 @@ class SqliteTx:
                 recording.deleted_at,
                 recording.sid,
             ),
+        )
+
+    def update_recording_status(self, recording: Recording) -> None:
+        self._cursor.execute(
+            _UPDATE_RECORDING_STATUS,
+            (recording.status, recording.updated_at, recording.pause_behavior, recording.sid),
         )
 
     def list_recordings(
@@ -396,9 +406,9 @@ class SqliteTx:
 
     def append_events(self, events: Sequence[RecordingEvent]) -> None:
         if len(events) == 1:  # the common case; execute() costs less than executemany()
-            self._conn.execute(_INSERT_EVENT, _event_row(events[0]))
+            self._cursor.execute(_INSERT_EVENT, _event_row(events[0]))
         else:
-            self._conn.executemany(_INSERT_EVENT, [_event_row(event) for event in events])
+            self._cursor.executemany(_INSERT_EVENT, [_event_row(event) for event in events])
 
     def events(self, recording_sid: str) -> list[RecordingEvent]:
         rows = self._all(
@@ -419,7 +429,7 @@ class SqliteTx:
     # the callback outbox
 
     def insert_callback(self, entry: OutboxEntry) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             "INSERT INTO callbacks (account_sid, recording_sid, event, method, url, params, state,"
             " attempts, next_attempt_at, last_error, created_at, updated_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -440,7 +450,7 @@ class SqliteTx:
         )
 
     def update_callback(self, entry: OutboxEntry) -> None:
-        self._conn.execute(
+        self._cursor.execute(
             "UPDATE callbacks SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
             " updated_at = ? WHERE id = ?",
             (
