@@ -8,6 +8,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING, TypeVar
+
+_T = TypeVar("_T")
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+
+    @dataclass_transform(frozen_default=True, field_specifiers=(field,))
+    def hot_value(cls: type[_T]) -> type[_T]: ...
+
+else:
+
+    def hot_value(cls: type[_T]) -> type[_T]:
+        """A value type made on every request: frozen for the type checker (mypy --strict rejects
+        any assignment to a field), a plain slotted dataclass at run time, because a frozen
+        dataclass sets each field through object.__setattr__. Measured: UpdateCallRecording
+        builds three of them, and unfreezing them took 7 % off its CPU in-process."""
+        return dataclass(slots=True)(cls)
+
 
 Micros = int
 MICROS_PER_SECOND = 1_000_000
@@ -149,7 +168,7 @@ class Call:
         return (self.end_time - self.start_time) // MICROS_PER_SECOND
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class Recording:
     sid: str
     account_sid: str
@@ -191,7 +210,7 @@ class Recording:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@hot_value
 class RecordingEvent:
     """One entry of a recording's timeline, with the credential that caused it (None: callrec).
 
