@@ -80,7 +80,12 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "db.sqlite")
     with sqlite3.connect(tmp_path / "db.sqlite") as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations")]
-    assert names == ["0001_initial.sql", "0002_media.sql", "0003_callbacks.sql"]
+    assert names == [
+        "0001_initial.sql",
+        "0002_media.sql",
+        "0003_callbacks.sql",
+        "0004_timeline_chain.sql",
+    ]
 
 
 def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(tmp_path: Path) -> None:

@@ -91,8 +91,7 @@ class RecordingService:
                     # Closed now, before any later frame is looked at (see media.hub).
                     media.close_gate(changed.sid)
                     gate_closed.append(changed.sid)
-                tx.update_recording_status(changed)
-                tx.append_events(events)
+                tx.record_status_change(changed, events)
                 if enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status]):
                     owed.append(changed.sid)
             return changed

@@ -146,9 +146,11 @@ class Tx(Protocol):
     def recordings_in(self, statuses: Sequence[RecordingStatus]) -> Sequence[Recording]: ...
     def insert_recording(self, recording: Recording) -> None: ...
     def update_recording(self, recording: Recording) -> None: ...
-    def update_recording_status(self, recording: Recording) -> None:
-        """Write only what a pause, resume or stop changes: status, pause behaviour, updated_at
-        (measured a third cheaper than the whole row, on every UpdateCallRecording)."""
+    def record_status_change(self, recording: Recording, events: Sequence[RecordingEvent]) -> None:
+        """A pause, resume or stop: append the recording's `events` to its timeline and write
+        what changed (status, pause behaviour, updated_at) in one row update. The same as
+        `update_recording` then `append_events`, at half the statements, on every
+        UpdateCallRecording."""
         ...
 
     def list_recordings(

@@ -45,9 +45,27 @@ _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
     " start_time, end_time, record, recording_options, stream_media_at"
 )
+# The timeline is a chain (migration 0004): a new event points at its recording's last one,
+# then becomes it; reading walks the chain back from the recording.
 _INSERT_EVENT = (
-    "INSERT INTO recording_events (recording_sid, kind, at, actor, pause_behavior, media_at)"
-    " VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO recording_events"
+    " (recording_sid, kind, at, actor, pause_behavior, media_at, prev_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, (SELECT last_event_id FROM recordings WHERE sid = ?))"
+)
+_INSERT_NEXT_EVENT = (  # after another of the same recording in the same call: prev_id known
+    "INSERT INTO recording_events"
+    " (recording_sid, kind, at, actor, pause_behavior, media_at, prev_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_LINK_EVENT = "UPDATE recordings SET last_event_id = ? WHERE sid = ?"
+_SELECT_TIMELINE = (
+    "WITH RECURSIVE chain (id) AS ("
+    " SELECT last_event_id FROM recordings WHERE sid = ?"
+    " UNION ALL"
+    " SELECT e.prev_id FROM recording_events AS e JOIN chain ON e.id = chain.id"
+    " WHERE e.prev_id IS NOT NULL"
+    ") SELECT e.recording_sid, e.kind, e.at, e.actor, e.pause_behavior, e.media_at"
+    " FROM recording_events AS e JOIN chain ON e.id = chain.id ORDER BY e.id"
 )
 _RECORDING_COLUMNS = (
     "id, sid, account_sid, call_sid, status, source, options, created_at, updated_at,"
@@ -74,7 +92,8 @@ _UPDATE_RECORDING = (
     " error_code = ?, deleted_at = ? WHERE sid = ?"
 )
 _UPDATE_RECORDING_STATUS = (
-    "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ? WHERE sid = ?"
+    "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, last_event_id = ?"
+    " WHERE sid = ?"
 )
 
 
@@ -380,10 +399,17 @@ class SqliteTx:
             ),
         )
 
-    def update_recording_status(self, recording: Recording) -> None:
+    def record_status_change(self, recording: Recording, events: Sequence[RecordingEvent]) -> None:
+        last = self._insert_chain(recording.sid, events)
         self._cursor.execute(
             _UPDATE_RECORDING_STATUS,
-            (recording.status, recording.updated_at, recording.pause_behavior, recording.sid),
+            (
+                recording.status,
+                recording.updated_at,
+                recording.pause_behavior,
+                last,
+                recording.sid,
+            ),
         )
 
     def list_recordings(
@@ -405,25 +431,36 @@ class SqliteTx:
     # the timeline
 
     def append_events(self, events: Sequence[RecordingEvent]) -> None:
-        if len(events) == 1:  # the common case; execute() costs less than executemany()
-            self._cursor.execute(_INSERT_EVENT, _event_row(events[0]))
-        else:
-            self._cursor.executemany(_INSERT_EVENT, [_event_row(event) for event in events])
+        for event in events:
+            last = self._insert_chain(event.recording_sid, [event])
+            self._cursor.execute(_LINK_EVENT, (last, event.recording_sid))
+
+    def _insert_chain(self, recording_sid: str, events: Sequence[RecordingEvent]) -> int | None:
+        """Insert one recording's new events, each pointing at the one before; the last one's
+        id (the recording's last_event_id is the caller's to set)."""
+        last: int | None = None
+        for event in events:
+            assert event.recording_sid == recording_sid
+            if last is None:
+                self._cursor.execute(_INSERT_EVENT, (*_event_row(event), recording_sid))
+            else:
+                self._cursor.execute(_INSERT_NEXT_EVENT, (*_event_row(event), last))
+            last = self._cursor.lastrowid
+        return last
 
     def events(self, recording_sid: str) -> list[RecordingEvent]:
-        rows = self._all(
-            "SELECT * FROM recording_events WHERE recording_sid = ? ORDER BY id", recording_sid
-        )
         return [
             RecordingEvent(
-                row["recording_sid"],
-                EventKind(row["kind"]),
-                row["at"],
-                row["actor"],
-                PauseBehavior(row["pause_behavior"]) if row["pause_behavior"] else None,
-                row["media_at"],
+                sid,
+                EventKind(kind),
+                at,
+                actor,
+                PauseBehavior(behavior) if behavior else None,
+                media_at,
             )
-            for row in rows
+            for sid, kind, at, actor, behavior, media_at in self._all(
+                _SELECT_TIMELINE, recording_sid
+            )
         ]
 
     # the callback outbox
