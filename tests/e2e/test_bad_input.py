@@ -118,6 +118,7 @@ def test_create_call_bad_input(raw: Raw, account: Any, body: str, name: str) -> 
         ("GET", "/Calls/CAnot-a-sid.json", 404, 20404),
         ("GET", "/Recordings/REnot-a-sid.json", 404, 20404),
         ("GET", "/Recordings/Twilio.CURRENT.json", 404, 20404),
+        ("GET", "/Calls.json/", 404, 20404),  # no redirect to the path without the slash
         ("PUT", "/Calls.json", 405, 20004),
         ("DELETE", "/Recordings.json", 405, 20004),
         ("PATCH", "/Recordings/RE" + "0" * 32 + ".json", 405, 20004),
