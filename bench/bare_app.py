@@ -1,6 +1,7 @@
 """The floor to measure callrec against: a bare ASGI app doing only the unavoidable work of an
 UpdateCallRecording — Basic auth (a cached secret compared in constant time), form parsing, one
-durable SQLite write through a group commit, and a ~700-byte JSON answer.
+durable SQLite write through a group commit, and a ~700-byte JSON answer. With `--no-write`, the
+same without the write: the issue's other reference figure, to calibrate this machine.
 
 Run by bench/update_recording.py; not part of callrec.
 """
@@ -99,7 +100,7 @@ def _resolve(futures: list[asyncio.Future[None]]) -> None:
             future.set_result(None)
 
 
-def make_app(db_path: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+def make_app(db_path: str, write: bool = True) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     writer: GroupWriter | None = None
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -126,7 +127,8 @@ def make_app(db_path: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
             return await _answer(send, 400, b'{"code":400,"status":400}')
         parts = scope["path"].split("/")
         sid = parts[-1].removesuffix(".json")
-        await writer.write(sid, status)
+        if write:
+            await writer.write(sid, status)
         answer = dict(TEMPLATE, sid=sid, call_sid=parts[-3], status=status, uri=scope["path"])
         answer["date_updated"] = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
         await _answer(send, 200, json.dumps(answer).encode())
@@ -144,8 +146,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--db", required=True)
+    parser.add_argument(
+        "--no-write", action="store_true", help="answer without the SQLite write (calibration)"
+    )
     args = parser.parse_args()
-    uvicorn.run(make_app(args.db), port=args.port, log_level="warning", access_log=False)
+    app = make_app(args.db, write=not args.no_write)
+    uvicorn.run(app, port=args.port, log_level="warning", access_log=False)
 
 
 if __name__ == "__main__":
