@@ -85,6 +85,7 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
         "0002_media.sql",
         "0003_callbacks.sql",
         "0004_timeline_chain.sql",
+        "0005_pending_callbacks.sql",
     ]
 
 
