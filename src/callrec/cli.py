@@ -16,6 +16,8 @@ from callrec import __version__
 from callrec.api.callbacks import entry as entry_json
 from callrec.callbacks.dispatcher import replay
 from callrec.domain.errors import DomainError, InvalidParameter, NotFound
+from callrec.domain.model import MICROS_PER_SECOND
+from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.ids import system_clock
 from callrec.server import DATABASE_FILE, Config, build, open_accounts
 from callrec.service.accounts import AccountService
@@ -57,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_delays,
         metavar="S,S,...",
         help="seconds before each retry of a failed status callback (default 5,30,120,420)",
+    )
+    serve.add_argument(
+        "--soft-delete-retention",
+        type=float,
+        default=SOFT_DELETE_RETENTION / MICROS_PER_SECOND,
+        metavar="SECONDS",
+        help="how long a deleted recording stays visible with IncludeSoftDeleted (40 days)",
     )
     serve.add_argument(
         "--public-media",
@@ -148,6 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
         args.streams_path,
         args.stream_grace,
         args.callback_retry_delays,
+        args.soft_delete_retention,
     )
     app, accounts = build(config)
     sid, token = _serving_account(accounts)

@@ -15,6 +15,7 @@ from callrec.callbacks.dispatcher import Dispatcher
 from callrec.callbacks.policy import Policy
 from callrec.credentials import Sealer
 from callrec.domain.model import MICROS_PER_SECOND
+from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.ids import Clock, SidFactory, new_sid, system_clock
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
@@ -63,6 +64,8 @@ class Config:
     stream_grace_seconds: float = 5.0
     #: Seconds before each retry of a failed status callback (None: the default schedule).
     callback_retry_delays: tuple[float, ...] | None = None
+    #: How long a soft-deleted recording stays visible with `IncludeSoftDeleted` (Twilio: 40 d).
+    soft_delete_retention_seconds: float = SOFT_DELETE_RETENTION / MICROS_PER_SECOND
 
 
 def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService:
@@ -78,6 +81,7 @@ def build(
     settings = Settings(
         answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND),
         base_url=(config.public_url or config.base_url).rstrip("/"),
+        soft_delete_retention=round(config.soft_delete_retention_seconds * MICROS_PER_SECOND),
     )
     files = MediaFiles(config.data_dir / "media")
     media = MediaHub(files)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from tests.conftest import answered_call, eventually
+from tests.support.client import sdk_client
 from tests.support.server import ServerProcess
 
 
@@ -91,6 +95,34 @@ def test_soft_delete(client: Any) -> None:
     with pytest.raises(TwilioRestException) as raised:
         client.recordings(recording.sid).delete()
     assert (raised.value.status, raised.value.code) == (404, 20404)
+
+
+def test_soft_deleted_recordings_are_shown_for_the_retention_only(tmp_path: Path) -> None:
+    """Twilio shows a deleted recording with IncludeSoftDeleted for 40 days; here 1 s."""
+    server = ServerProcess(tmp_path / "data", extra_args=("--soft-delete-retention", "1")).start()
+    try:
+        client = sdk_client(server.base_url, server.account_sid, server.auth_token)
+        call = answered_call(client)
+        recording = client.calls(call.sid).recordings.create()
+        _finished(client, call.sid, recording.sid)
+        client.recordings(recording.sid).delete()
+        assert client.recordings(recording.sid).fetch(include_soft_deleted=True).status == "deleted"
+        assert len(client.recordings.list(include_soft_deleted=True)) == 1
+
+        time.sleep(1.2)
+        with pytest.raises(TwilioRestException) as raised:
+            client.recordings(recording.sid).fetch(include_soft_deleted=True)
+        assert (raised.value.status, raised.value.code) == (404, 20404)
+        assert client.recordings.list(include_soft_deleted=True) == []
+        # The timeline stays: it is the evidence of what happened (our extension).
+        events = httpx.get(
+            f"{server.base_url}/_callrec/Accounts/{call.account_sid}/Recordings/{recording.sid}"
+            "/Events.json",
+            auth=(server.account_sid, server.auth_token),
+        ).json()["events"]
+        assert events[-1]["kind"] == "deleted"
+    finally:
+        server.stop()
 
 
 def test_live_recording_cannot_be_deleted(client: Any) -> None:

@@ -175,3 +175,24 @@ def test_delete_only_finished_recordings() -> None:
     done = replace(recording, status=RecordingStatus.COMPLETED)
     deleted, events = rules.delete(done, 5, "AC")
     assert (deleted.deleted_at, [e.kind for e in events]) == (5, [EventKind.DELETED])
+
+
+@pytest.mark.parametrize(
+    ("deleted_at", "include_deleted", "now", "shown"),
+    [
+        (None, False, 100, True),
+        (None, True, 100, True),
+        (50, False, 51, False),  # deleted: hidden unless asked for
+        (50, True, 51, True),
+        (50, True, 59, True),  # within the retention (10)
+        (50, True, 60, False),  # and not a microsecond after
+    ],
+)
+def test_a_soft_deleted_recording_is_shown_for_the_retention_when_asked(
+    deleted_at: int | None, include_deleted: bool, now: int, shown: bool
+) -> None:
+    recording, _ = rules.start(
+        SID, _call(), RecordingOptions(), RecordingSource.OUTBOUND_API, 0, 0, None
+    )
+    recording = replace(recording, deleted_at=deleted_at)
+    assert rules.shown(recording, include_deleted, now, retention=10) is shown

@@ -26,6 +26,9 @@ from callrec.domain.model import (
 
 Changed = tuple[Recording, list[RecordingEvent]]
 
+#: How long Twilio still shows a soft-deleted recording (with `IncludeSoftDeleted`): 40 days.
+SOFT_DELETE_RETENTION: Micros = 40 * 24 * 3600 * MICROS_PER_SECOND
+
 #: The statuses UpdateCallRecording may ask for; the others are reached by callrec alone.
 UPDATE_TARGETS = (RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED, RecordingStatus.STOPPED)
 
@@ -142,6 +145,14 @@ def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
         )
     changed = replace(recording, deleted_at=now, updated_at=now)
     return changed, [RecordingEvent(recording.sid, EventKind.DELETED, now, actor)]
+
+
+def shown(recording: Recording, include_deleted: bool, now: Micros, retention: Micros) -> bool:
+    """Whether the API shows the recording: a soft-deleted one only when asked for, and only for
+    `retention` after its deletion (its timeline is kept all the same)."""
+    if recording.deleted_at is None:
+        return True
+    return include_deleted and now - recording.deleted_at < retention
 
 
 def recorded_micros(events: Iterable[RecordingEvent]) -> Micros:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from callrec.domain.errors import NotFound
 from callrec.domain.model import MICROS_PER_SECOND, Call, Micros, Recording
+from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.ids import Clock, SidFactory
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
@@ -19,6 +20,8 @@ class Settings:
     answer_delay: Micros = 1 * MICROS_PER_SECOND
     #: This server's absolute base URL, for the `RecordingUrl` of status callbacks.
     base_url: str = "http://127.0.0.1:8080"
+    #: How long a soft-deleted recording stays visible with `IncludeSoftDeleted`.
+    soft_delete_retention: Micros = SOFT_DELETE_RETENTION
 
 
 @dataclass(frozen=True, slots=True)

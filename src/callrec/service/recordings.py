@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from callrec.domain import recording as recordings
 from callrec.domain.errors import NotFound, SeveralActiveRecordings
 from callrec.domain.model import (
@@ -118,11 +120,13 @@ class RecordingService:
         call_sid: str | None = None,
         include_deleted: bool = False,
     ) -> Recording:
+        retention = self._deps.settings.soft_delete_retention
+
         def fetch(tx: Tx) -> Recording:
             if call_sid is not None:
                 owned_call(tx, account_sid, call_sid)
             recording = owned_recording(tx, account_sid, sid, call_sid)
-            if recording.is_deleted and not include_deleted:
+            if not recordings.shown(recording, include_deleted, self._deps.clock(), retention):
                 raise NotFound()
             return recording
 
@@ -131,6 +135,9 @@ class RecordingService:
     async def find(
         self, where: RecordingFilter, page: PageRequest
     ) -> list[tuple[Position, Recording]]:
+        if where.include_deleted:  # those deleted within the retention, as `fetch` shows them
+            since = self._deps.clock() - self._deps.settings.soft_delete_retention
+            where = replace(where, deleted_since=since)
         return await self._deps.store.read(lambda tx: tx.list_recordings(where, page))
 
     async def list_of_call(

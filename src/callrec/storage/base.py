@@ -70,6 +70,8 @@ class RecordingFilter:
     call_sid: str | None = None
     date_created: TimeRange = TimeRange()
     include_deleted: bool = False
+    #: With `include_deleted`, only recordings deleted at or after this time (None: all).
+    deleted_since: Micros | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -421,6 +421,8 @@ class SqliteTx:
             clause.add("call_sid = ?", where.call_sid)
         if not where.include_deleted:
             clause.add("deleted_at IS NULL")
+        elif where.deleted_since is not None:
+            clause.add("(deleted_at IS NULL OR deleted_at >= ?)", where.deleted_since)
         clause.add_range("created_at", where.date_created)
         tail = clause.add_page(page)
         rows = self._all(
