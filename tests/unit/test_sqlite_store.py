@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_a_constraint_violation_is_the_unit_s_own_error(tmp_path: Path) -> None:
 def test_migrations_apply_once(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "db.sqlite")
     SqliteStore(tmp_path / "db.sqlite")
-    with sqlite3.connect(tmp_path / "db.sqlite") as conn:
+    with contextlib.closing(sqlite3.connect(tmp_path / "db.sqlite")) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations")]
     assert names == [
         "0001_initial.sql",
@@ -113,5 +114,8 @@ def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(tmp_pa
         await store.close()
         return ticks
 
-    assert asyncio.run(scenario()) >= 10  # the loop kept running while the write waited
+    try:
+        assert asyncio.run(scenario()) >= 10  # the loop kept running while the write waited
+    finally:
+        other.close()
     assert SqliteStore(tmp_path / "db.sqlite").run_now(lambda tx: tx.account(_account(7).sid))

@@ -132,7 +132,7 @@ def render(
 
 
 def _audible(audio: Samples) -> bool:
-    return bool(audio.max() > SILENCE_THRESHOLD or audio.min() < -SILENCE_THRESHOLD)
+    return bool(np.max(audio) > SILENCE_THRESHOLD or np.min(audio) < -SILENCE_THRESHOLD)
 
 
 def _place(audio: Samples, captured: Captured, start: Micros) -> None:
