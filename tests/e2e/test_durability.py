@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +111,64 @@ def test_concurrent_updates_serialize(own_server: ServerProcess) -> None:
         }
     changes = sum(1 for r in responses if r.status_code == 200)
     assert changes >= len(live)
+
+
+def test_sigkill_under_load_keeps_every_answered_change(own_server: ServerProcess) -> None:
+    """Six clients pause and resume their own recordings as fast as they can; the server is
+    killed mid-flight. After the restart each timeline holds every answered change, in order,
+    plus at most the one that was committed but not yet answered."""
+    client = _client(own_server)
+    targets = []
+    for _ in range(6):
+        call = answered_call(client)
+        targets.append((call.sid, client.calls(call.sid).recordings.create().sid))
+    answered = {sid: 0 for _, sid in targets}
+    stop = threading.Event()
+
+    def hammer(call_sid: str, sid: str) -> None:
+        path = (
+            f"/2010-04-01/Accounts/{own_server.account_sid}/Calls/{call_sid}/Recordings/{sid}.json"
+        )
+        auth = (own_server.account_sid, own_server.auth_token)
+        with httpx.Client(base_url=own_server.base_url, auth=auth, timeout=5) as http:
+            paused = False
+            while not stop.is_set():
+                try:
+                    response = http.post(
+                        path, data={"Status": "in-progress" if paused else "paused"}
+                    )
+                except httpx.TransportError:
+                    return  # killed
+                assert response.status_code == 200, response.text
+                answered[sid] += 1
+                paused = not paused
+
+    threads = [threading.Thread(target=hammer, args=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    own_server.kill()
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    restarted = ServerProcess(own_server.data_dir).start()
+    try:
+        for _, sid in targets:
+            events = httpx.get(
+                f"{restarted.base_url}/_callrec/Accounts/{restarted.account_sid}/Recordings/{sid}"
+                "/Events.json",
+                auth=(restarted.account_sid, restarted.auth_token),
+            ).json()["events"]
+            kinds = [e["kind"] for e in events]
+            assert kinds[0] == "started"
+            changes = kinds[1:]
+            assert answered[sid] > 0
+            assert answered[sid] <= len(changes) <= answered[sid] + 1
+            assert changes == ["paused", "resumed"] * (len(changes) // 2) + ["paused"] * (
+                len(changes) % 2
+            )
+            status = _client(restarted).recordings(sid).fetch().status
+            assert status == ("paused" if len(changes) % 2 else "in-progress")
+    finally:
+        restarted.stop()
