@@ -69,10 +69,13 @@ def _append(store: SqliteStore, events: list[RecordingEvent]) -> None:
 batches = st.lists(st.lists(st.integers(0, len(RECORDINGS) - 1), max_size=5), max_size=25)
 
 
-def _change(store: SqliteStore, events: list[RecordingEvent], n: int) -> Recording:
-    """Write `events` as one recording's status change; the recording as it should now be."""
+def _change(
+    store: SqliteStore, events: list[RecordingEvent], n: int, sid: str = RECORDINGS[0]
+) -> Recording:
+    """Write `events` as a status change of their recording (`sid` if there are none); the
+    recording as it should now be."""
     status = RecordingStatus.PAUSED if n % 2 else RecordingStatus.IN_PROGRESS
-    changed = _recording(events[0].recording_sid).moved_to(status, n)
+    changed = _recording(events[0].recording_sid if events else sid).moved_to(status, n)
     store.run_now(lambda tx: tx.record_status_change(changed, events))
     return changed
 
@@ -102,6 +105,17 @@ def test_each_recording_reads_back_its_own_events_in_order(
             _append(store, events)
     for sid in RECORDINGS:
         assert _timeline(store, sid) == expected[sid]
+
+
+def test_a_status_change_without_events_keeps_the_timeline(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    _new_database(path)
+    store = SqliteStore(path)
+    first = _event(RECORDINGS[0], 1)
+    _append(store, [first])
+    _change(store, [], 2)  # e.g. a pause of a paused recording: nothing to append
+    _append(store, [later := _event(RECORDINGS[0], 3)])
+    assert _timeline(store, RECORDINGS[0]) == [first, later]
 
 
 def _apply_migrations_before_the_chain(path: Path) -> None:

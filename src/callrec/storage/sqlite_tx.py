@@ -91,9 +91,9 @@ _UPDATE_RECORDING = (
     "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
     " error_code = ?, deleted_at = ? WHERE sid = ?"
 )
-_UPDATE_RECORDING_STATUS = (
-    "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, last_event_id = ?"
-    " WHERE sid = ?"
+_UPDATE_RECORDING_STATUS = (  # with no new event, the last one stays the last
+    "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?,"
+    " last_event_id = coalesce(?, last_event_id) WHERE sid = ?"
 )
 
 
