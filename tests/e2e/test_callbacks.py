@@ -3,6 +3,7 @@ durable through a receiver that is down and a server that is killed, and dead le
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -255,3 +256,34 @@ def test_a_slow_receiver_holds_up_only_its_own_recordings(client: Any) -> None:
     finally:
         slow.stop()
         fast.stop()
+
+
+def test_concurrent_updates_of_one_recording_call_back_once_each_in_order(
+    client: Any, account: AccountKeys, receiver: Receiver, server: ServerProcess
+) -> None:
+    """Changes committed together wake one drain of their recording, never two: each callback
+    is delivered once, in the order of the timeline."""
+    call = answered_call(client)
+    recording = client.calls(call.sid).recordings.create(
+        recording_status_callback=f"{receiver.base}/audit",
+        recording_status_callback_event=["paused", "resumed"],
+    )
+    path = f"/2010-04-01/Accounts/{account.sid}/Calls/{call.sid}/Recordings/{recording.sid}.json"
+    bodies = [{"Status": "paused"}, {"Status": "in-progress"}] * 40
+
+    async def hammer() -> list[httpx.Response]:
+        auth = (account.sid, account.token)
+        async with httpx.AsyncClient(base_url=server.base_url, auth=auth) as http:
+            return await asyncio.gather(*(http.post(path, data=body) for body in bodies))
+
+    responses = asyncio.run(hammer())
+    assert all(r.status_code == 200 for r in responses)
+    events = httpx.get(
+        f"{server.base_url}/_callrec/Accounts/{account.sid}/Recordings/{recording.sid}/Events.json",
+        auth=(account.sid, account.token),
+    ).json()["events"]
+    changes = [e["kind"] for e in events[1:]]  # after `started`
+    assert eventually(lambda: len(receiver.requests) >= len(changes))
+    time.sleep(0.5)  # a duplicate would arrive by now
+    sent = [r.params["CallrecEvent"] for r in receiver.requests]
+    assert sent == changes

@@ -71,6 +71,10 @@ class Dispatcher:
             if sid in self._draining:
                 self._woken.add(sid)  # its drain looks again before it ends
             else:
+                # Marked now, not when the task first runs: changes committed together wake
+                # their recording several times before that, and two drains would send each
+                # callback twice.
+                self._draining.add(sid)
                 self._tasks.spawn(self._drain(sid))
 
     def poke(self) -> None:
@@ -109,8 +113,8 @@ class Dispatcher:
         return min(IDLE_POLL_SECONDS, max(0.0, (upcoming - self._clock()) / MICROS_PER_SECOND))
 
     async def _drain(self, recording_sid: str) -> None:
-        """Send one recording's due callbacks, oldest first, one at a time."""
-        self._draining.add(recording_sid)
+        """Send one recording's due callbacks, oldest first, one at a time (`wake` marked the
+        recording as draining)."""
         try:
             while True:
                 self._woken.discard(recording_sid)
