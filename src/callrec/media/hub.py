@@ -5,6 +5,11 @@ of work (which run on the loop, see storage.group_commit) — so a gate closed w
 decided is closed before the next frame is looked at: no frame after the pause's media position
 reaches the capture file. Gates close early (when a pause or stop is decided, before it commits)
 and open late (after a resume commits), so a failure can lose a frame but never leak one.
+
+Decisions are numbered per recording, in the order they are taken, which is the order they
+commit in (units run one at a time). A committed decision sets the gate only if it is still the
+latest: answers to concurrent updates resume in any order, and a resume committed just before a
+pause must not open the gate the pause closed.
 """
 
 from __future__ import annotations
@@ -75,6 +80,7 @@ class _Capture:
     call_sid: str
     open: bool = True
     writer: CaptureWriter | None = None
+    decisions: int = 0  # pauses, resumes and stops decided so far
 
 
 @dataclass(slots=True)
@@ -109,15 +115,27 @@ class MediaHub:
             # Opened now, not at the next frame: a frame never waits for a file to be made.
             capture.writer = self._open(recording_sid, stream)
 
-    def close_gate(self, recording_sid: str) -> None:
+    def gate_decided(self, recording_sid: str, open_: bool) -> int:
+        """A pause or stop (`open_` False) or a resume was decided: a closing gate closes now,
+        an opening one waits for `gate_committed`. Returns the decision's number."""
         capture = self._captures.get(recording_sid)
-        if capture is not None:
+        if capture is None:
+            return 0
+        if not open_:
             capture.open = False
+        capture.decisions += 1
+        return capture.decisions
 
-    def open_gate(self, recording_sid: str) -> None:
+    def gate_committed(self, recording_sid: str, decision: int, open_: bool) -> None:
+        """Set the gate as the committed state says, unless a later decision was taken since
+        `decision` (that one settles it)."""
         capture = self._captures.get(recording_sid)
-        if capture is not None:
-            capture.open = True
+        if capture is not None and capture.decisions == decision:
+            capture.open = open_
+
+    def close_gate(self, recording_sid: str) -> None:
+        """Closed as it was before a restart (the recording is paused)."""
+        self.gate_decided(recording_sid, open_=False)
 
     def finish(self, recording_sid: str) -> None:
         """The recording stopped: close its capture file for good."""

@@ -9,6 +9,7 @@ from callrec.domain import recording as recordings
 from callrec.domain.errors import TransitionNotAllowed
 from callrec.domain.model import Call, CallbackEvent, CallStatus, RecordingOptions
 from callrec.service.deps import Deps, owned_call
+from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.outbox import enqueue
 from callrec.storage.base import CallFilter, PageRequest, Position, Tx
@@ -57,7 +58,7 @@ class CallService:
     ) -> Call:
         """End the call (`status`), or accept a redirect (`Url`/`Twiml`: nothing to run here)."""
 
-        gates_closed: list[str] = []
+        gates = GateDecisions(self._deps)
         owed: list[str] = []
 
         def update(tx: Tx) -> tuple[Call, list[str]]:
@@ -76,8 +77,7 @@ class CallService:
             for recording in tx.recordings_of_call(sid):
                 changed, events = recordings.stop_with_call(recording, now, media_at)
                 if events:
-                    self._deps.media.close_gate(changed.sid)  # at once: see media.hub
-                    gates_closed.append(changed.sid)
+                    gates.decide(changed.sid, changed.status)
                     tx.update_recording(changed)
                     tx.append_events(events)
                     if enqueue(tx, self._deps, changed, CallbackEvent.STOPPED):
@@ -88,9 +88,9 @@ class CallService:
         try:
             call, stopped = await self._deps.store.write(update)
         except Exception:
-            for recording_sid in gates_closed:  # nothing changed after all
-                self._deps.media.open_gate(recording_sid)
+            await gates.failed()
             raise
+        gates.committed()
         if owed:
             self._deps.wake_callbacks(owed)
         for recording_sid in stopped:

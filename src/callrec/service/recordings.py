@@ -16,6 +16,7 @@ from callrec.domain.model import (
     RecordingStatus,
 )
 from callrec.service.deps import Deps, owned_call, owned_recording
+from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.outbox import enqueue
 from callrec.storage.base import CallState, PageRequest, Position, RecordingFilter, Tx
@@ -73,7 +74,7 @@ class RecordingService:
         actor: str,
     ) -> Recording:
         media = self._deps.media
-        gate_closed: list[str] = []
+        gates = GateDecisions(self._deps)
         owed: list[str] = []
 
         def update(tx: Tx) -> Recording:
@@ -89,10 +90,7 @@ class RecordingService:
                 recording, state.status, target, behavior, now, media_at, actor
             )
             if events:
-                if changed.status is not RecordingStatus.IN_PROGRESS:
-                    # Closed now, before any later frame is looked at (see media.hub).
-                    media.close_gate(changed.sid)
-                    gate_closed.append(changed.sid)
+                gates.decide(changed.sid, changed.status)
                 tx.record_status_change(changed, events)
                 if enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status]):
                     owed.append(changed.sid)
@@ -101,14 +99,12 @@ class RecordingService:
         try:
             changed = await self._deps.store.write(update)
         except Exception:
-            for closed in gate_closed:  # nothing changed after all
-                media.open_gate(closed)
+            await gates.failed()
             raise
+        gates.committed()
         if owed:
             self._deps.wake_callbacks(owed)
-        if changed.status is RecordingStatus.IN_PROGRESS:
-            media.open_gate(changed.sid)
-        elif changed.status is RecordingStatus.STOPPED:
+        if changed.status is RecordingStatus.STOPPED:
             media.finish(changed.sid)
             self._lifecycle.recordings_stopped([changed.sid])
         return changed

@@ -1,0 +1,110 @@
+"""Capture gates follow what was committed last, whatever the order in which the answers to
+concurrent updates of one recording resume: a resume committed before a pause in the same group
+must not open the gate the pause closed. Real store, real hub, the recording service itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from callrec.domain.model import (
+    Account,
+    Call,
+    CallStatus,
+    PauseBehavior,
+    RecordingOptions,
+    RecordingStatus,
+    RecordingTrack,
+)
+from callrec.ids import new_sid, system_clock
+from callrec.media.encoding import Encoding
+from callrec.media.files import MediaFiles
+from callrec.media.hub import MediaHub
+from callrec.service.deps import Deps, Settings
+from callrec.service.lifecycle import Lifecycle
+from callrec.service.recordings import RecordingService
+from callrec.storage.base import StorageError, Tx
+from callrec.storage.sqlite import SqliteStore
+
+T = TypeVar("T")
+
+ACCOUNT = Account("AC" + "a" * 32, "test", None, 0)
+FRAME = bytes(160)  # 20 ms of 8 kHz μ-law
+
+
+class _FailingStore(SqliteStore):
+    """Fails the next write's unit after it ran: the unit is rolled back, as on any error."""
+
+    fail_next = False
+
+    async def write(self, work: Callable[[Tx], T]) -> T:
+        if not self.fail_next:
+            return await super().write(work)
+        self.fail_next = False
+
+        def failing(tx: Tx) -> T:
+            work(tx)
+            raise StorageError("disk full")
+
+        return await super().write(failing)
+
+
+async def _scenario(
+    data: Path, targets: list[RecordingStatus], fail: bool = False
+) -> tuple[RecordingStatus | None, int]:
+    """Start a streamed recording, pause it, send `targets` as concurrent updates (one group,
+    in this order; with `fail`, the last one fails), then one frame: the committed status, and
+    whether the frame was captured."""
+    store = _FailingStore(data / "db.sqlite")
+    store.run_now(lambda tx: tx.insert_account(ACCOUNT))
+    media = MediaHub(MediaFiles(data / "media"))
+    deps = Deps(store, system_clock, new_sid, media, media.files, Settings(answer_delay=0))
+    lifecycle = Lifecycle(deps)
+    recordings = RecordingService(deps, lifecycle)
+    call = Call("CA" + "c" * 32, ACCOUNT.sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
+    await store.write(lambda tx: tx.insert_call(call))
+    media.stream_started(call.sid, 8000, Encoding.MULAW, 0)
+    recording = await recordings.start(ACCOUNT.sid, call.sid, RecordingOptions(), "test")
+
+    async def update(status: RecordingStatus) -> RecordingStatus:
+        changed = await recordings.update(
+            ACCOUNT.sid, call.sid, recording.sid, status, PauseBehavior.SKIP, "test"
+        )
+        return changed.status
+
+    await update(RecordingStatus.PAUSED)
+    results = await asyncio.gather(*(update(target) for target in targets[:-1]))
+    store.fail_next = fail
+    try:
+        results.append(await update(targets[-1]))
+    except StorageError:
+        assert fail
+    committed = store.run_now(lambda tx: tx.recording(recording.sid))
+    captured_before = media.stats.frames_captured
+    media.frame(call.sid, RecordingTrack.INBOUND, 0, FRAME)
+    captured = media.stats.frames_captured - captured_before
+    await lifecycle.close()
+    await media.close()
+    await store.close()
+    return (committed.status if committed else None), captured
+
+
+def test_a_pause_committed_after_a_resume_keeps_the_gate_closed(tmp_path: Path) -> None:
+    status, captured = asyncio.run(
+        _scenario(tmp_path, [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED])
+    )
+    assert (status, captured) == (RecordingStatus.PAUSED, 0)
+
+
+def test_a_pause_that_fails_leaves_the_gate_as_committed(tmp_path: Path) -> None:
+    targets = [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED]
+    status, captured = asyncio.run(_scenario(tmp_path, targets, fail=True))
+    assert (status, captured) == (RecordingStatus.IN_PROGRESS, 1)
+
+
+def test_a_resume_committed_after_a_pause_opens_the_gate(tmp_path: Path) -> None:
+    targets = [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED, RecordingStatus.IN_PROGRESS]
+    status, captured = asyncio.run(_scenario(tmp_path, targets))
+    assert (status, captured) == (RecordingStatus.IN_PROGRESS, 1)
