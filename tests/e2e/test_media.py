@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,11 @@ import numpy.typing as npt
 import pytest
 
 from callrec.domain.model import RecordingTrack
+from callrec.media.files import write_mp3
 from callrec.media.synth import tone_hz
 from tests.conftest import AccountKeys, answered_call, eventually
 from tests.support.client import sdk_client
+from tests.support.inprocess import serving
 from tests.support.schemas import check_error
 from tests.support.server import ServerProcess
 
@@ -172,3 +176,41 @@ def test_public_media_setting_serves_without_credentials(tmp_path: Path) -> None
         assert httpx.get(server.base_url + path + ".json").status_code == 401  # only media
     finally:
         server.stop()
+
+
+def test_a_recording_deleted_while_its_mp3_is_made_leaves_no_audio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first MP3 request encodes; a DELETE that lands meanwhile must win: the download is a
+    404 and no audio of the recording is left on disk. (The encoder is held back here, in a
+    server run in this process, to make the race happen every time.)"""
+    encoding, release = threading.Event(), threading.Event()
+
+    def held_write_mp3(wav: Path, mp3: Path) -> None:
+        encoding.set()
+        assert release.wait(10)
+        write_mp3(wav, mp3)
+
+    monkeypatch.setattr("callrec.api.media.write_mp3", held_write_mp3)
+    with serving(tmp_path / "data") as server:
+        client = sdk_client(server.base_url, server.account_sid, server.auth_token)
+        call = answered_call(client)
+        recording = client.calls(call.sid).recordings.create()
+        time.sleep(0.7)
+        client.calls(call.sid).recordings(recording.sid).update(status="stopped")
+        assert _completed(client, recording.sid)
+        url = f"{server.base_url}/2010-04-01/Accounts/{server.account_sid}/Recordings"
+        with ThreadPoolExecutor(1) as pool:
+            download = pool.submit(
+                httpx.get,
+                f"{url}/{recording.sid}.mp3",
+                auth=(server.account_sid, server.auth_token),
+                timeout=20,
+            )
+            assert encoding.wait(10)
+            client.recordings(recording.sid).delete()
+            release.set()
+            response = download.result()
+        assert response.status_code == 404
+        check_error(response.json(), 404)
+        assert list((server.data_dir / "media").glob(f"{recording.sid}*")) == []

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse
@@ -16,6 +19,7 @@ from callrec.api.auth import authorize
 from callrec.api.context import Services
 from callrec.api.errors import ApiError, invalid, not_found
 from callrec.api.resource import Resource
+from callrec.domain.errors import NotFound
 from callrec.domain.model import RecordingStatus
 from callrec.media.files import write_mono_wav, write_mp3
 
@@ -26,8 +30,8 @@ MEDIA_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 
 def routes(services: Services) -> list[Route]:
     files = services.files
-    # One encoding at a time per file: two first requests for an MP3 must not both write it.
-    making: dict[str, asyncio.Lock] = {}
+    # Files being made now: concurrent first requests of one file wait for the same making.
+    making: dict[Path, asyncio.Future[None]] = {}
 
     async def download(request: Request) -> ASGIApp:
         account_sid = request.path_params["account_sid"]
@@ -49,13 +53,32 @@ def routes(services: Services) -> list[Route]:
         mono = channels == "1" and recorded == 2
         path = files.variant(sid, extension, mono)
         if not path.exists():
-            lock = making.setdefault(str(path), asyncio.Lock())
-            async with lock:
-                if not path.exists():
-                    await asyncio.get_running_loop().run_in_executor(
-                        None, _make, sid, mono, extension
-                    )
+            try:
+                await made(path, partial(_make, sid, mono, extension))
+            except FileNotFoundError:
+                if await _exists(account_sid, sid):
+                    raise
+            # A DELETE may have landed while the file was made (its WAV read, say, while the
+            # recording's files went): none of its audio may outlive it.
+            if not await _exists(account_sid, sid):
+                files.delete(sid)
+                raise not_found(request.url.path)
         return FileResponse(path, media_type=MEDIA_TYPES[extension])
+
+    async def made(path: Path, make: Callable[[], None]) -> None:
+        """Make the file in a thread, once for all who ask at the same time."""
+        pending = making.get(path)
+        if pending is None:
+            pending = making[path] = asyncio.get_running_loop().run_in_executor(None, make)
+            pending.add_done_callback(lambda _: making.pop(path, None))
+        await asyncio.shield(pending)  # a client that leaves does not stop it for the others
+
+    async def _exists(account_sid: str, sid: str) -> bool:
+        try:
+            await services.recordings.fetch(account_sid, sid)
+        except NotFound:
+            return False
+        return True
 
     def _make(sid: str, mono: bool, extension: str) -> None:
         wav = files.wav(sid)
