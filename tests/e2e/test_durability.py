@@ -30,6 +30,16 @@ def _client(server: ServerProcess) -> Any:
     return sdk_client(server.base_url, server.account_sid, server.auth_token)
 
 
+def _timeline(server: ServerProcess, recording_sid: str) -> list[str]:
+    """The kinds of the recording's timeline events, oldest first (callrec's Events.json)."""
+    events = httpx.get(
+        f"{server.base_url}/_callrec/Accounts/{server.account_sid}/Recordings/{recording_sid}"
+        "/Events.json",
+        auth=(server.account_sid, server.auth_token),
+    ).json()["events"]
+    return [event["kind"] for event in events]
+
+
 def test_sigkill_after_answer_loses_nothing(own_server: ServerProcess) -> None:
     client = _client(own_server)
     call = answered_call(client)
@@ -94,12 +104,7 @@ def test_concurrent_updates_serialize(own_server: ServerProcess) -> None:
     # Every refusal is the one a stopped recording gives: nothing else went wrong.
     assert all(r.json()["code"] == 400 for r in responses if r.status_code == 400)
 
-    events = httpx.get(
-        f"{own_server.base_url}/_callrec/Accounts/{call.account_sid}/Recordings/{recording.sid}"
-        "/Events.json",
-        auth=(own_server.account_sid, own_server.auth_token),
-    ).json()["events"]
-    kinds = [e["kind"] for e in events]
+    kinds = _timeline(own_server, recording.sid)
     assert kinds[0] == "started"
     live = kinds[: kinds.index("stopped")]
     # A valid timeline alternates pause and resume after the start; no update was lost or doubled.
@@ -155,12 +160,7 @@ def test_sigkill_under_load_keeps_every_answered_change(own_server: ServerProces
     restarted = ServerProcess(own_server.data_dir).start()
     try:
         for _, sid in targets:
-            events = httpx.get(
-                f"{restarted.base_url}/_callrec/Accounts/{restarted.account_sid}/Recordings/{sid}"
-                "/Events.json",
-                auth=(restarted.account_sid, restarted.auth_token),
-            ).json()["events"]
-            kinds = [e["kind"] for e in events]
+            kinds = _timeline(restarted, sid)
             assert kinds[0] == "started"
             changes = kinds[1:]
             assert answered[sid] > 0
