@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Raw, answered_call
+from tests.support.schemas import check_error
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -164,3 +167,56 @@ def test_unknown_fields_are_ignored(raw: Raw, live: Any) -> None:
     body = b"Status=paused&RecordingConfigurationId=x&Whatever=1"
     response = raw.request("POST", path, content=body, headers=FORM)
     assert (response.status_code, response.json()["status"]) == (200, "paused")
+
+
+# Random requests: any method on any of callrec's paths, any mix of known fields with valid,
+# malformed and hostile values, in the query or the body, mostly with the form's content type.
+# Whatever comes in, the answer is never a 500, and every error has Twilio's shape.
+_FIELDS = [
+    "Status", "PauseBehavior", "To", "From", "Url", "Twiml", "Record", "RecordingChannels",
+    "RecordingTrack", "Trim", "RecordingStatusCallback", "RecordingStatusCallbackEvent",
+    "RecordingStatusCallbackMethod", "PageSize", "Page", "PageToken", "DateCreated",
+    "DateCreated<", "DateCreated>", "IncludeSoftDeleted", "CallSid", "RequestedChannels",
+]  # fmt: skip
+_VALUES = [
+    "", "paused", "in-progress", "stopped", "completed", "canceled", "skip", "silence", "true",
+    "dual", "inbound", "x" * 3000, "%zz", "%FF", "%C3%A9", "-1", "0", "1001", "9" * 30,
+    "2024-13-45", "2024-01-01T00:00:00Z", "PA1_1", "PAabc", "http://a.test/cb#rc=3&rp=all",
+    "ftp://x", "GET", "Twilio.CURRENT", "in-progress completed", "%", "+", "&&", "é",
+]  # fmt: skip
+_PATHS = [
+    "/Calls/{call}/Recordings/{recording}.json", "/Calls/{call}/Recordings/Twilio.CURRENT.json",
+    "/Calls/{call}/Recordings.json", "/Recordings.json", "/Recordings/{recording}.json",
+    "/Recordings/{recording}", "/Recordings/{recording}.mp3", "/Calls.json", "/Calls/{call}.json",
+    "/Calls/{call}.json/", "/Recordings/{recording}.xml",
+]  # fmt: skip
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    method=st.sampled_from(["GET", "POST", "POST", "DELETE", "PUT"]),
+    path=st.sampled_from(_PATHS),
+    fields=st.lists(st.tuples(st.sampled_from(_FIELDS), st.sampled_from(_VALUES)), max_size=5),
+    form=st.sampled_from([True, True, True, False]),
+)
+def test_random_requests_never_get_a_500(
+    raw: Raw,
+    live: tuple[str, str, str],
+    method: str,
+    path: str,
+    fields: list[tuple[str, str]],
+    form: bool,
+) -> None:
+    account, call, recording = live
+    url = f"/2010-04-01/Accounts/{account}" + path.format(call=call, recording=recording)
+    encoded = "&".join(f"{name}={value}" for name, value in fields)
+    headers = FORM if form else {"Content-Type": "text/plain"}
+    if method in ("GET", "DELETE"):  # the fields where these read them
+        response = raw.http.request(method, f"{url}?{encoded}", headers=headers)
+    else:
+        response = raw.http.request(method, url, content=encoded.encode(), headers=headers)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        check_error(response.json(), response.status_code)
