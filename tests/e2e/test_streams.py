@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 from twilio.request_validator import RequestValidator
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from callrec.domain.model import RecordingTrack
@@ -262,5 +262,28 @@ def test_a_dropped_stream_may_reconnect_within_the_grace_time(tmp_path: Path) ->
         # Gone for good: after the grace time the call ends and the recording completes.
         assert eventually(lambda: client.calls(call_sid).fetch().status == "completed", 8)
         assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    finally:
+        server.stop()
+
+
+def test_a_text_message_on_a_binary_stream_closes_it_and_its_call_ends(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", extra_args=("--stream-grace", "1")).start()
+    try:
+        keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+        client = sdk_client(server.base_url, keys.sid, keys.token)
+        call_sid = "CA" + secrets.token_hex(16)
+        with connect(
+            _ws(server, f"?sampleRate=8000&callSid={call_sid}"), additional_headers=_basic(keys)
+        ) as socket:
+            for frame in range(10):
+                socket.send(tone(300, frame, 8000, 160).astype("<i2").tobytes())
+            assert eventually(lambda: client.calls(call_sid).fetch().status == "in-progress")
+            socket.send("not audio")
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=5)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1008  # policy violation
+        # Refused like a dropped stream: after the grace time the call ends.
+        assert eventually(lambda: client.calls(call_sid).fetch().status == "completed", 8)
     finally:
         server.stop()

@@ -118,9 +118,17 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
             raise ProtocolError("not authenticated for this account")
         call = await streams.attach(account_sid, call_sid, rate, Encoding.PCM16)
         received = 0  # samples per channel so far: the offset of the next frame
+        stopped = False
         try:
             while True:
-                data = await websocket.receive_bytes()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    # No `stop` message in this protocol: a normal closure ends the call.
+                    stopped = message.get("code", NORMAL_CLOSURE) == NORMAL_CLOSURE
+                    return
+                data = message.get("bytes")
+                if data is None:
+                    raise ProtocolError("a text message on a binary stream")
                 samples = np.frombuffer(data[: len(data) // (2 * channels) * 2 * channels], "<i2")
                 frames = samples.reshape(-1, channels)
                 offset = received * MICROS_PER_SECOND // rate
@@ -129,9 +137,8 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
                 ):
                     streams.frame(call.sid, track, offset, frames[:, channel].tobytes())
                 received += len(frames)
-        except WebSocketDisconnect as closed:
-            # No `stop` message in this protocol: a normal closure is the end of the call.
-            await streams.detach(call.sid, stopped=closed.code == NORMAL_CLOSURE)
+        finally:  # whatever ended it: a refused or dropped stream gets the grace time
+            await streams.detach(call.sid, stopped=stopped)
 
     return [WebSocketRoute(path, stream)]
 
