@@ -84,7 +84,8 @@ def _object(message: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _media(media: dict[str, Any]) -> Media:
-    track = _TRACKS.get(media.get("track", "inbound"))
+    name = media.get("track", "inbound")
+    track = _TRACKS.get(name) if isinstance(name, str) else None
     if track is None:
         raise ProtocolError("unknown track")
     try:
@@ -104,12 +105,14 @@ def _start(start: dict[str, Any]) -> Start:
     if not isinstance(call_sid, str) or not is_sid(CALL_SID, call_sid):
         raise ProtocolError("bad callSid")
     media_format = start.get("mediaFormat") or {}
+    if not isinstance(media_format, dict):
+        raise ProtocolError("bad mediaFormat")
     encoding = media_format.get("encoding", "audio/x-mulaw")
     rate = media_format.get("sampleRate", MULAW_RATE)
     if encoding != "audio/x-mulaw" or rate != MULAW_RATE:
         raise ProtocolError("only audio/x-mulaw at 8000 Hz is spoken on this protocol")
     names = start.get("tracks") or ["inbound"]
-    if not isinstance(names, list) or any(name not in _TRACKS for name in names):
+    if not isinstance(names, list) or not all(isinstance(n, str) and n in _TRACKS for n in names):
         raise ProtocolError("bad tracks")
     return Start(
         account_sid,
