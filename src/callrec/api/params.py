@@ -77,9 +77,16 @@ def url(form: Form, name: str) -> str | None:
     value = form.get(name)
     if value is None or value == "":
         return None
-    parts = urlsplit(value)
-    if len(value) > MAX_URL_LENGTH or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise invalid(name, f"{name} must be an absolute http or https URL, not '{value}'")
+    problem = invalid(name, f"{name} must be an absolute http or https URL, not '{value}'")
+    if len(value) > MAX_URL_LENGTH or any(c.isspace() or not c.isprintable() for c in value):
+        raise problem
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises for a port out of range
+    except ValueError:  # a broken IPv6 host, a bad port
+        raise problem from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise problem
     return value
 
 
