@@ -185,7 +185,8 @@ _VALUES = [
     "", "paused", "in-progress", "stopped", "completed", "canceled", "skip", "silence", "true",
     "dual", "inbound", "x" * 3000, "%zz", "%FF", "%C3%A9", "-1", "0", "1001", "9" * 30,
     "2024-13-45", "2024-01-01T00:00:00Z", "PA1_1", "PAabc", "http://a.test/cb#rc=3&rp=all",
-    "ftp://x", "http://[::1/x", "GET", "Twilio.CURRENT", "in-progress completed", "%", "+", "&&", "é",
+    "ftp://x", "http://[::1/x", "GET", "Twilio.CURRENT", "in-progress completed", "%", "+",
+    "&&", "é",
 ]  # fmt: skip
 _PATHS = [
     "/Calls/{call}/Recordings/{recording}.json", "/Calls/{call}/Recordings/Twilio.CURRENT.json",
