@@ -53,16 +53,17 @@ def routes(services: Services) -> list[Route]:
         mono = channels == "1" and recorded == 2
         path = files.variant(sid, extension, mono)
         if not path.exists():
+            missing: FileNotFoundError | None = None
             try:
                 await made(path, partial(_make, sid, mono, extension))
-            except FileNotFoundError:
-                if await _exists(account_sid, sid):
-                    raise
-            # A DELETE may have landed while the file was made (its WAV read, say, while the
-            # recording's files went): none of its audio may outlive it.
+            except FileNotFoundError as error:
+                missing = error  # its WAV went: deleted meanwhile, or a real fault
+            # A DELETE may have landed while the file was made: none of its audio may outlive it.
             if not await _exists(account_sid, sid):
                 files.delete(sid)
                 raise not_found(request.url.path)
+            if missing is not None:
+                raise missing
         return FileResponse(path, media_type=MEDIA_TYPES[extension])
 
     async def made(path: Path, make: Callable[[], None]) -> None:

@@ -85,12 +85,7 @@ class CallService:
                     stopped.append(changed.sid)
             return ended, stopped
 
-        try:
-            call, stopped = await self._deps.store.write(update)
-        except Exception:
-            await gates.failed()
-            raise
-        gates.committed()
+        call, stopped = await gates.write(update)
         if owed:
             self._deps.wake_callbacks(owed)
         for recording_sid in stopped:

@@ -3,11 +3,15 @@ failed (see media.hub)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import TypeVar
 
 from callrec.domain.model import RecordingStatus
 from callrec.service.deps import Deps
 from callrec.storage.base import Tx
+
+T = TypeVar("T")
 
 
 class GateDecisions:
@@ -24,12 +28,19 @@ class GateDecisions:
         decision = self._deps.media.gate_decided(recording_sid, open_)
         self._taken.append((recording_sid, decision, open_))
 
-    def committed(self) -> None:
+    async def write(self, work: Callable[[Tx], T]) -> T:
+        """Run the unit that takes the decisions, then settle them: as decided once it has
+        committed; back to what is committed if it failed."""
+        try:
+            result = await self._deps.store.write(work)
+        except Exception:
+            await self._restore()
+            raise
         for recording_sid, decision, open_ in self._taken:
             self._deps.media.gate_committed(recording_sid, decision, open_)
+        return result
 
-    async def failed(self) -> None:
-        """The unit was undone: each gate goes back to what is committed."""
+    async def _restore(self) -> None:
         for recording_sid, decision, _ in self._taken:
             live = await self._deps.store.read(partial(_is_live, recording_sid=recording_sid))
             self._deps.media.gate_committed(recording_sid, decision, live)

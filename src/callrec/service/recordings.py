@@ -96,12 +96,7 @@ class RecordingService:
                     owed.append(changed.sid)
             return changed
 
-        try:
-            changed = await self._deps.store.write(update)
-        except Exception:
-            await gates.failed()
-            raise
-        gates.committed()
+        changed = await gates.write(update)
         if owed:
             self._deps.wake_callbacks(owed)
         if changed.status is RecordingStatus.STOPPED:
