@@ -108,9 +108,9 @@ def bench_downloads(tmp: Path) -> dict[str, float]:
         RecordingOptions(), 0, 0, 0, duration=HOUR,
     )  # fmt: skip
 
-    def insert(tx: Tx) -> None:
-        tx.insert_call(call)
-        tx.insert_recording(done)
+    async def insert(tx: Tx) -> None:
+        await tx.insert_call(call)
+        await tx.insert_recording(done)
 
     SqliteStore(data / DATABASE_FILE).run_now(insert)
     port = free_port()

@@ -40,9 +40,9 @@ def test_wakes_in_one_turn_start_one_drain(tmp_path: Path) -> None:
         events = (CallbackEvent.PAUSED, CallbackEvent.RESUMED)
         entries = [_entry(receiver.base, event) for event in events]
 
-        def insert(tx: Tx) -> None:
+        async def insert(tx: Tx) -> None:
             for entry in entries:
-                tx.insert_callback(entry)
+                await tx.insert_callback(entry)
 
         await store.write(insert)
         dispatcher.wake([RECORDING])

@@ -5,7 +5,6 @@ must not open the gate the pause closed. Real store, real hub, the recording ser
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,7 +24,7 @@ from callrec.media.hub import MediaHub
 from callrec.service.deps import Deps, Settings
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
-from callrec.storage.base import StorageError, Tx
+from callrec.storage.base import StorageError, Tx, Work
 from callrec.storage.sqlite import SqliteStore
 
 T = TypeVar("T")
@@ -39,13 +38,13 @@ class _FailingStore(SqliteStore):
 
     fail_next = False
 
-    async def write(self, work: Callable[[Tx], T]) -> T:
+    async def write(self, work: Work[T]) -> T:
         if not self.fail_next:
             return await super().write(work)
         self.fail_next = False
 
-        def failing(tx: Tx) -> T:
-            work(tx)
+        async def failing(tx: Tx) -> T:
+            await work(tx)
             raise StorageError("disk full")
 
         return await super().write(failing)

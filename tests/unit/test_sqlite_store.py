@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from callrec.domain.model import Account
-from callrec.storage.base import Tx
+from callrec.storage.base import Tx, Work
 from callrec.storage.sqlite import SqliteStore
 
 
@@ -20,9 +19,9 @@ def _account(n: int) -> Account:
 
 
 async def _write_many(store: SqliteStore, count: int, failing: set[int]) -> list[object]:
-    def unit(n: int) -> Callable[[Tx], int]:
-        def work(tx: Tx) -> int:
-            tx.insert_account(_account(n))
+    def unit(n: int) -> Work[int]:
+        async def work(tx: Tx) -> int:
+            await tx.insert_account(_account(n))
             if n in failing:
                 raise ValueError(n)  # after its write: the savepoint must undo it
             return n

@@ -44,10 +44,10 @@ def _event(sid: str, n: int) -> RecordingEvent:
 
 
 def _new_database(path: Path) -> None:
-    def setup(tx: Tx) -> None:
-        tx.insert_account(ACCOUNT)
+    async def setup(tx: Tx) -> None:
+        await tx.insert_account(ACCOUNT)
         for sid in RECORDINGS:
-            tx.insert_recording(_recording(sid))
+            await tx.insert_recording(_recording(sid))
 
     SqliteStore(path).run_now(setup)
 

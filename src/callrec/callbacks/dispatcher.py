@@ -188,7 +188,7 @@ class Dispatcher:
         return self._http
 
 
-def _record(
+async def _record(
     tx: Tx,
     sent: OutboxEntry,
     failure: Failure | None,
@@ -198,11 +198,11 @@ def _record(
 ) -> OutboxEntry | None:
     """Write one attempt's outcome back to the outbox; return the recording's next callback."""
     assert sent.id is not None
-    current = tx.callback(sent.id)
+    current = await tx.callback(sent.id)
     # Replayed or changed meanwhile: this attempt no longer speaks for it.
     if current is not None and current.state is OutboxState.PENDING:
-        tx.update_callback(_outcome(current, failure, detail, default, now))
-    return tx.head_callback(sent.recording_sid)
+        await tx.update_callback(_outcome(current, failure, detail, default, now))
+    return await tx.head_callback(sent.recording_sid)
 
 
 def _outcome(
@@ -225,13 +225,13 @@ def _outcome(
     )
 
 
-def replay(tx: Tx, entry_id: int, account_sid: str, now: Micros) -> OutboxEntry | None:
+async def replay(tx: Tx, entry_id: int, account_sid: str, now: Micros) -> OutboxEntry | None:
     """Put a dead letter back in line, as if new (None if there is no such dead letter)."""
-    entry = tx.callback(entry_id)
+    entry = await tx.callback(entry_id)
     if entry is None or entry.account_sid != account_sid or entry.state is not OutboxState.DEAD:
         return None
     again = replace(
         entry, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, updated_at=now
     )
-    tx.update_callback(again)
+    await tx.update_callback(again)
     return again

@@ -69,15 +69,17 @@ class AccountService:
         account = Account(sid or self._new_sid("AC"), friendly_name, parent_sid, self._clock())
         token = token or new_secret()
 
-        def insert(tx: Tx) -> None:
+        async def insert(tx: Tx) -> None:
             if parent_sid is not None:
-                parent = tx.account(parent_sid)
+                parent = await tx.account(parent_sid)
                 if parent is None:
                     raise NotFound()
                 if parent.parent_sid is not None:
                     raise InvalidParameter("parent", "A subaccount cannot have subaccounts")
-            tx.insert_account(account)
-            tx.insert_credential(self._credential(account.sid, account.sid, "Auth token", token))
+            await tx.insert_account(account)
+            await tx.insert_credential(
+                self._credential(account.sid, account.sid, "Auth token", token)
+            )
 
         self._store.run_now(insert)
         return account, token
@@ -86,10 +88,10 @@ class AccountService:
         """A new API key of the account: its sid and its secret (shown once, never stored)."""
         sid, secret = self._new_sid("SK"), new_secret()
 
-        def insert(tx: Tx) -> None:
-            if tx.account(account_sid) is None:
+        async def insert(tx: Tx) -> None:
+            if await tx.account(account_sid) is None:
                 raise NotFound()
-            tx.insert_credential(self._credential(sid, account_sid, friendly_name, secret))
+            await tx.insert_credential(self._credential(sid, account_sid, friendly_name, secret))
 
         self._store.run_now(insert)
         return sid, secret
@@ -99,8 +101,11 @@ class AccountService:
         TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)."""
         if not is_sid(ACCOUNT_SID, sid):
             raise InvalidParameter("TWILIO_ACCOUNT_SID", f"'{sid}' is not an account sid")
-        existing = self._store.run_now(lambda tx: (tx.account(sid), tx.credential(sid)))
-        account, credential = existing
+
+        async def existing(tx: Tx) -> tuple[Account | None, Credential | None]:
+            return await tx.account(sid), await tx.credential(sid)
+
+        account, credential = self._store.run_now(existing)
         if account is None or credential is None:
             account, _ = self.create_account("callrec account", sid=sid, token=token)
             return account
@@ -113,9 +118,9 @@ class AccountService:
     def first_account(self) -> tuple[Account, str | None] | None:
         """The oldest top-level account and its auth token (None if sealed with another key)."""
 
-        def first(tx: Tx) -> tuple[Account, Credential | None] | None:
-            top = [account for account in tx.accounts() if account.parent_sid is None]
-            return (top[0], tx.credential(top[0].sid)) if top else None
+        async def first(tx: Tx) -> tuple[Account, Credential | None] | None:
+            top = [account for account in await tx.accounts() if account.parent_sid is None]
+            return (top[0], await tx.credential(top[0].sid)) if top else None
 
         found = self._store.run_now(first)
         if found is None:

@@ -40,8 +40,8 @@ class CallService:
             request.recording_options,
         )
 
-        def insert(tx: Tx) -> None:
-            tx.insert_call(call)
+        async def insert(tx: Tx) -> None:
+            await tx.insert_call(call)
 
         await self._deps.store.write(insert)
         self._lifecycle.call_created(call.sid, call.created_at, call.answer_at)
@@ -61,8 +61,8 @@ class CallService:
         gates = GateDecisions(self._deps)
         owed: list[str] = []
 
-        def update(tx: Tx) -> tuple[Call, list[str]]:
-            call = owned_call(tx, account_sid, sid)
+        async def update(tx: Tx) -> tuple[Call, list[str]]:
+            call = await owned_call(tx, account_sid, sid)
             if status is None:
                 if redirect:
                     calls.check_redirectable(call)
@@ -71,16 +71,16 @@ class CallService:
             ended = calls.end(call, status, now)
             if ended is call:
                 return call, []
-            tx.update_call(ended)
+            await tx.update_call(ended)
             stopped = []
             media_at = self._deps.media.position(sid, call.start_time, now)
-            for recording in tx.recordings_of_call(sid):
+            for recording in await tx.recordings_of_call(sid):
                 changed, events = recordings.stop_with_call(recording, now, media_at)
                 if events:
                     gates.decide(changed.sid, changed.status)
-                    tx.update_recording(changed)
-                    tx.append_events(events)
-                    if enqueue(tx, self._deps, changed, CallbackEvent.STOPPED):
+                    await tx.update_recording(changed)
+                    await tx.append_events(events)
+                    if await enqueue(tx, self._deps, changed, CallbackEvent.STOPPED):
                         owed.append(changed.sid)
                     stopped.append(changed.sid)
             return ended, stopped
@@ -102,10 +102,10 @@ class CallService:
     async def delete(self, account_sid: str, sid: str) -> None:
         """Delete the call's record; its recordings stay, at account level (our decision)."""
 
-        def delete(tx: Tx) -> None:
-            call = owned_call(tx, account_sid, sid)
+        async def delete(tx: Tx) -> None:
+            call = await owned_call(tx, account_sid, sid)
             if not call.status.is_ended:
                 raise TransitionNotAllowed(f"The call is {call.status}; end it before deleting it")
-            tx.delete_call(sid)
+            await tx.delete_call(sid)
 
         await self._deps.store.write(delete)

@@ -36,16 +36,18 @@ class Deps:
     wake_callbacks: Callable[[Iterable[str]], None] = lambda recording_sids: None
 
 
-def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:
-    call = tx.call(call_sid)
+async def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:
+    call = await tx.call(call_sid)
     if call is None or call.account_sid != account_sid:
         raise NotFound()
     return call
 
 
-def owned_recording(tx: Tx, account_sid: str, sid: str, call_sid: str | None = None) -> Recording:
+async def owned_recording(
+    tx: Tx, account_sid: str, sid: str, call_sid: str | None = None
+) -> Recording:
     """The recording `sid` of the account (and of `call_sid`, when the path names a call)."""
-    recording = tx.recording(sid)
+    recording = await tx.recording(sid)
     if recording is None or recording.account_sid != account_sid:
         raise NotFound()
     if call_sid is not None and recording.call_sid != call_sid:

@@ -3,7 +3,7 @@ failed (see media.hub)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
@@ -28,7 +28,7 @@ class GateDecisions:
         decision = self._deps.media.gate_decided(recording_sid, open_)
         self._taken.append((recording_sid, decision, open_))
 
-    async def write(self, work: Callable[[Tx], T]) -> T:
+    async def write(self, work: Callable[[Tx], Awaitable[T]]) -> T:
         """Run the unit that takes the decisions, then settle them: as decided once it has
         committed; back to what is committed if it failed."""
         try:
@@ -46,7 +46,7 @@ class GateDecisions:
             self._deps.media.gate_committed(recording_sid, decision, live)
 
 
-def _is_live(tx: Tx, recording_sid: str) -> bool:
+async def _is_live(tx: Tx, recording_sid: str) -> bool:
     """Whether the recording is capturing, as committed."""
-    current = tx.recording(recording_sid)
+    current = await tx.recording(recording_sid)
     return current is not None and current.status is RecordingStatus.IN_PROGRESS

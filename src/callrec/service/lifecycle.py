@@ -48,12 +48,12 @@ class Lifecycle:
     async def resume(self) -> None:
         """Re-schedule what a previous run of the server left unfinished."""
 
-        def unfinished(
+        async def unfinished(
             tx: Tx,
         ) -> tuple[list[tuple[str, Micros, Micros]], list[str], list[Recording]]:
-            pending = [(c.sid, c.created_at, c.answer_at) for c in tx.pending_calls()]
-            stopped = tx.recordings_in([RecordingStatus.STOPPED, RecordingStatus.PROCESSING])
-            live = tx.recordings_in([RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED])
+            pending = [(c.sid, c.created_at, c.answer_at) for c in await tx.pending_calls()]
+            stopped = await tx.recordings_in([RecordingStatus.STOPPED, RecordingStatus.PROCESSING])
+            live = await tx.recordings_in([RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED])
             return pending, [r.sid for r in stopped], list(live)
 
         pending, stopped, live = await self._deps.store.read(unfinished)
@@ -69,23 +69,23 @@ class Lifecycle:
         await self._tasks.close()
 
     async def _ring(self, call_sid: str) -> None:
-        def ring(tx: Tx) -> None:
-            call = tx.call(call_sid)
+        async def ring(tx: Tx) -> None:
+            call = await tx.call(call_sid)
             if call is not None and call.status is CallStatus.QUEUED:
-                tx.update_call(calls.ring(call, self._deps.clock()))
+                await tx.update_call(calls.ring(call, self._deps.clock()))
 
         await self._deps.store.write(ring)
 
     async def _answer(self, call_sid: str) -> None:
-        def answer(tx: Tx) -> tuple[str, bool] | None:
-            call = tx.call(call_sid)
+        async def answer(tx: Tx) -> tuple[str, bool] | None:
+            call = await tx.call(call_sid)
             if call is None:
                 return None
             now = self._deps.clock()
             answered = calls.answer(call, now)
             if answered is call:
                 return None
-            tx.update_call(answered)
+            await tx.update_call(answered)
             if not answered.record:
                 return None
             recording, events = recordings.start(
@@ -97,9 +97,11 @@ class Lifecycle:
                 0,  # the media clock starts when the call is answered
                 actor=None,
             )
-            tx.insert_recording(recording)
-            tx.append_events(events)
-            return recording.sid, enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
+            await tx.insert_recording(recording)
+            await tx.append_events(events)
+            return recording.sid, await enqueue(
+                tx, self._deps, recording, CallbackEvent.IN_PROGRESS
+            )
 
         started = await self._deps.store.write(answer)
         if started is not None:
@@ -111,15 +113,15 @@ class Lifecycle:
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
 
-        def begin(tx: Tx) -> tuple[Recording, list[RecordingEvent], Call | None] | None:
-            recording = tx.recording(sid)
+        async def begin(tx: Tx) -> tuple[Recording, list[RecordingEvent], Call | None] | None:
+            recording = await tx.recording(sid)
             if recording is None or recording.status not in FINALIZING:
                 return None
             changed, events = recordings.begin_processing(recording, self._deps.clock())
             if events:
-                tx.update_recording(changed)
-                tx.append_events(events)
-            return changed, tx.events(sid), tx.call(recording.call_sid)
+                await tx.update_recording(changed)
+                await tx.append_events(events)
+            return changed, await tx.events(sid), await tx.call(recording.call_sid)
 
         found = await self._deps.store.write(begin)
         if found is None:
@@ -130,8 +132,8 @@ class Lifecycle:
             None, render_to_disk, self._deps.files, recording, timeline, call
         )
 
-        def finish(tx: Tx) -> bool:
-            current = tx.recording(sid)
+        async def finish(tx: Tx) -> bool:
+            current = await tx.recording(sid)
             if current is None:
                 return False
             now = self._deps.clock()
@@ -141,11 +143,11 @@ class Lifecycle:
             else:
                 changed, events = recordings.absent(current, rendered.absent_code, now)
             if events:
-                tx.update_recording(changed)
-                tx.append_events(events)
+                await tx.update_recording(changed)
+                await tx.append_events(events)
                 final = changed.status is RecordingStatus.COMPLETED
                 event = CallbackEvent.COMPLETED if final else CallbackEvent.ABSENT
-                return enqueue(tx, self._deps, changed, event)  # the media is servable now
+                return await enqueue(tx, self._deps, changed, event)  # the media is servable now
             return False
 
         if await self._deps.store.write(finish):

@@ -8,12 +8,12 @@ from callrec.service.deps import Deps
 from callrec.storage.base import Tx
 
 
-def enqueue(tx: Tx, deps: Deps, recording: Recording, event: CallbackEvent) -> bool:
+async def enqueue(tx: Tx, deps: Deps, recording: Recording, event: CallbackEvent) -> bool:
     """Store the callback this change owes the app, if it asked for one: it commits (or not)
     together with the change, so a crash can lose neither without the other. Returns whether
     one was stored, so that the dispatcher is woken only when there is something to send."""
     owed = entry(recording, event, deps.settings.base_url, deps.clock())
     if owed is None:
         return False
-    tx.insert_callback(owed)
+    await tx.insert_callback(owed)
     return True

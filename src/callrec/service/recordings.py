@@ -41,8 +41,8 @@ class RecordingService:
     ) -> Recording:
         sid = self._deps.new_sid("RE")
 
-        def start(tx: Tx) -> tuple[Recording, bool]:
-            call = owned_call(tx, account_sid, call_sid)
+        async def start(tx: Tx) -> tuple[Recording, bool]:
+            call = await owned_call(tx, account_sid, call_sid)
             now = self._deps.clock()
             recording, events = recordings.start(
                 sid,
@@ -53,9 +53,9 @@ class RecordingService:
                 self._deps.media.position(call.sid, call.start_time, now),
                 actor,
             )
-            tx.insert_recording(recording)
-            tx.append_events(events)
-            owed = enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
+            await tx.insert_recording(recording)
+            await tx.append_events(events)
+            owed = await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
             return recording, owed
 
         recording, owed = await self._deps.store.write(start)
@@ -77,13 +77,13 @@ class RecordingService:
         gates = GateDecisions(self._deps)
         owed: list[str] = []
 
-        def update(tx: Tx) -> Recording:
+        async def update(tx: Tx) -> Recording:
             if sid == CURRENT:
-                call = owned_call(tx, account_sid, call_sid)
+                call = await owned_call(tx, account_sid, call_sid)
                 state = CallState(call.status, call.start_time)
-                recording = _current(tx, call_sid)
+                recording = await _current(tx, call_sid)
             else:
-                recording, state = _recording_on_call(tx, account_sid, call_sid, sid)
+                recording, state = await _recording_on_call(tx, account_sid, call_sid, sid)
             now = self._deps.clock()
             media_at = media.position(call_sid, state.start_time, now)
             changed, events = recordings.update(
@@ -91,8 +91,8 @@ class RecordingService:
             )
             if events:
                 gates.decide(changed.sid, changed.status)
-                tx.record_status_change(changed, events)
-                if enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status]):
+                await tx.record_status_change(changed, events)
+                if await enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status]):
                     owed.append(changed.sid)
             return changed
 
@@ -113,10 +113,10 @@ class RecordingService:
     ) -> Recording:
         retention = self._deps.settings.soft_delete_retention
 
-        def fetch(tx: Tx) -> Recording:
+        async def fetch(tx: Tx) -> Recording:
             if call_sid is not None:
-                owned_call(tx, account_sid, call_sid)
-            recording = owned_recording(tx, account_sid, sid, call_sid)
+                await owned_call(tx, account_sid, call_sid)
+            recording = await owned_recording(tx, account_sid, sid, call_sid)
             if not recordings.shown(recording, include_deleted, self._deps.clock(), retention):
                 raise NotFound()
             return recording
@@ -138,40 +138,40 @@ class RecordingService:
         assert where.call_sid is not None
         call_sid = where.call_sid
 
-        def find(tx: Tx) -> list[tuple[Position, Recording]]:
-            owned_call(tx, where.account_sid, call_sid)
-            return tx.list_recordings(where, page)
+        async def find(tx: Tx) -> list[tuple[Position, Recording]]:
+            await owned_call(tx, where.account_sid, call_sid)
+            return await tx.list_recordings(where, page)
 
         return await self._deps.store.read(find)
 
     async def delete(
         self, account_sid: str, sid: str, actor: str, call_sid: str | None = None
     ) -> None:
-        def delete(tx: Tx) -> None:
+        async def delete(tx: Tx) -> None:
             if call_sid is not None:
-                owned_call(tx, account_sid, call_sid)
-            recording = owned_recording(tx, account_sid, sid, call_sid)
+                await owned_call(tx, account_sid, call_sid)
+            recording = await owned_recording(tx, account_sid, sid, call_sid)
             if recording.is_deleted:
                 raise NotFound()
             changed, events = recordings.delete(recording, self._deps.clock(), actor)
-            tx.update_recording(changed)
-            tx.append_events(events)
+            await tx.update_recording(changed)
+            await tx.append_events(events)
 
         await self._deps.store.write(delete)
         self._deps.files.delete(sid)
 
     async def events(self, account_sid: str, sid: str) -> list[RecordingEvent]:
-        def timeline(tx: Tx) -> list[RecordingEvent]:
-            owned_recording(tx, account_sid, sid)
-            return tx.events(sid)
+        async def timeline(tx: Tx) -> list[RecordingEvent]:
+            await owned_recording(tx, account_sid, sid)
+            return await tx.events(sid)
 
         return await self._deps.store.read(timeline)
 
 
-def _recording_on_call(
+async def _recording_on_call(
     tx: Tx, account_sid: str, call_sid: str, sid: str
 ) -> tuple[Recording, CallState]:
-    found = tx.recording_and_call_state(sid)
+    found = await tx.recording_and_call_state(sid)
     if found is None:
         raise NotFound()
     recording, state = found
@@ -180,9 +180,9 @@ def _recording_on_call(
     return recording, state
 
 
-def _current(tx: Tx, call_sid: str) -> Recording:
+async def _current(tx: Tx, call_sid: str) -> Recording:
     """`Twilio.CURRENT`: the call's one live recording (404 if none, 16108 if several)."""
-    live = [r for r in tx.recordings_of_call(call_sid) if r.status.is_live]
+    live = [r for r in await tx.recordings_of_call(call_sid) if r.status.is_live]
     if not live:
         raise NotFound()
     if len(live) > 1:

@@ -32,9 +32,9 @@ class StreamService:
         media = self._deps.media
         sid = call_sid or self._deps.new_sid("CA")
 
-        def attach(tx: Tx) -> tuple[Call, Micros]:
+        async def attach(tx: Tx) -> tuple[Call, Micros]:
             now = self._deps.clock()
-            call = tx.call(sid)
+            call = await tx.call(sid)
             if call is None:
                 call = Call(
                     sid=sid,
@@ -49,7 +49,7 @@ class StreamService:
                     recording_options=RecordingOptions(),
                     stream_media_at=0,
                 )
-                tx.insert_call(call)
+                await tx.insert_call(call)
                 return call, 0
             if call.account_sid != account_sid:
                 raise NotFound()
@@ -65,7 +65,7 @@ class StreamService:
                 stream_media_at=origin if call.stream_media_at is None else call.stream_media_at,
             )
             if changed != call:
-                tx.update_call(changed)
+                await tx.update_call(changed)
             return changed, origin
 
         call, origin = await self._deps.store.write(attach)

@@ -17,11 +17,11 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from callrec.storage.base import StorageError, Tx
+from callrec.storage.base import StorageError, Work
 from callrec.storage.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
@@ -33,7 +33,7 @@ MAX_GROUP = 256
 LOCK_WAIT_SECONDS = 10.0
 LOCK_RETRY_SECONDS = 0.005
 
-Job = tuple[Callable[[Tx], Any], "asyncio.Future[Any]"]
+Job = tuple[Work[Any], "asyncio.Future[Any]"]
 
 
 class GroupCommitter:
@@ -44,7 +44,7 @@ class GroupCommitter:
         self._drainer: asyncio.Task[None] | None = None
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
 
-    async def submit(self, work: Callable[[Tx], T]) -> T:
+    async def submit(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._pending.append((work, future))
@@ -108,10 +108,27 @@ async def _begin(conn: sqlite3.Connection) -> None:
         await asyncio.sleep(LOCK_RETRY_SECONDS)
 
 
-def _run_unit(cursor: sqlite3.Cursor, tx: SqliteTx, work: Callable[[Tx], Any]) -> tuple[bool, Any]:
+def run_to_end(awaitable: Awaitable[T]) -> T:
+    """Run a unit of work on SQLite to its end, here and now.
+
+    Units are coroutines because a networked store must wait on its server; SqliteTx never
+    suspends, so the coroutine finishes in one step, on the calling thread, with nothing else
+    running in between: units stay serialized as when they were plain functions. A unit that
+    does suspend (it awaited something other than its Tx) is a bug, refused."""
+    steps = awaitable.__await__()
+    try:
+        steps.send(None)
+    except StopIteration as finished:
+        result: T = finished.value
+        return result
+    steps.close()
+    raise RuntimeError("a unit of work on SQLite awaited something other than its Tx")
+
+
+def _run_unit(cursor: sqlite3.Cursor, tx: SqliteTx, work: Work[Any]) -> tuple[bool, Any]:
     cursor.execute("SAVEPOINT unit")
     try:
-        result = work(tx)
+        result = run_to_end(work(tx))
     except Exception as exc:  # the unit's own failure: undo it alone
         cursor.execute("ROLLBACK TO unit")
         cursor.execute("RELEASE unit")

@@ -14,14 +14,14 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-from callrec.storage.base import StorageError, Tx
-from callrec.storage.group_commit import GroupCommitter
+from callrec.storage.base import StorageError, Work
+from callrec.storage.group_commit import GroupCommitter, run_to_end
 from callrec.storage.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
@@ -86,18 +86,18 @@ class SqliteStore:
         self._reader_conns: list[sqlite3.Connection] = []
         self._closed = False
 
-    async def write(self, work: Callable[[Tx], T]) -> T:
+    async def write(self, work: Work[T]) -> T:
         if self._closed:
             raise StorageError("the store is closed")
         return await self._writer.submit(work)
 
-    async def read(self, work: Callable[[Tx], T]) -> T:
+    async def read(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read_now, work)
 
-    def run_now(self, work: Callable[[Tx], T]) -> T:
+    def run_now(self, work: Work[T]) -> T:
         with contextlib.closing(connect(self._path)) as conn, _transaction(conn):
-            return work(SqliteTx(conn))
+            return run_to_end(work(SqliteTx(conn)))
 
     async def close(self) -> None:
         if self._closed:
@@ -108,7 +108,7 @@ class SqliteStore:
         for conn in self._reader_conns:
             conn.close()
 
-    def _read_now(self, work: Callable[[Tx], T]) -> T:
+    def _read_now(self, work: Work[T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             # Used by this reader thread only; closed by close() once the pool has stopped.
@@ -118,7 +118,7 @@ class SqliteStore:
             self._reader_conns.append(conn)
         conn.execute("BEGIN")
         try:
-            return work(SqliteTx(conn))
+            return run_to_end(work(SqliteTx(conn)))
         finally:
             conn.execute("ROLLBACK")
 

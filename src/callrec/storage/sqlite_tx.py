@@ -228,20 +228,20 @@ class SqliteTx:
 
     # accounts and credentials
 
-    def account(self, sid: str) -> Account | None:
+    async def account(self, sid: str) -> Account | None:
         row = self._one("SELECT * FROM accounts WHERE sid = ?", sid)
         return _account(row) if row else None
 
-    def accounts(self) -> Sequence[Account]:
+    async def accounts(self) -> Sequence[Account]:
         return [_account(row) for row in self._all("SELECT * FROM accounts ORDER BY created_at")]
 
-    def insert_account(self, account: Account) -> None:
+    async def insert_account(self, account: Account) -> None:
         self._cursor.execute(
             "INSERT INTO accounts (sid, friendly_name, parent_sid, created_at) VALUES (?, ?, ?, ?)",
             (account.sid, account.friendly_name, account.parent_sid, account.created_at),
         )
 
-    def credential(self, sid: str) -> Credential | None:
+    async def credential(self, sid: str) -> Credential | None:
         row = self._one("SELECT * FROM credentials WHERE sid = ?", sid)
         if row is None:
             return None
@@ -254,7 +254,7 @@ class SqliteTx:
             row["created_at"],
         )
 
-    def insert_credential(self, credential: Credential) -> None:
+    async def insert_credential(self, credential: Credential) -> None:
         self._cursor.execute(
             "INSERT INTO credentials (sid, account_sid, friendly_name, secret_hash, secret_sealed,"
             " created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -270,11 +270,11 @@ class SqliteTx:
 
     # calls
 
-    def call(self, sid: str) -> Call | None:
+    async def call(self, sid: str) -> Call | None:
         row = self._one(_SELECT_CALL, sid)
         return _call(row) if row else None
 
-    def insert_call(self, call: Call) -> None:
+    async def insert_call(self, call: Call) -> None:
         self._cursor.execute(
             f"INSERT INTO calls ({_CALL_COLUMNS})"
             " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -295,7 +295,7 @@ class SqliteTx:
             ),
         )
 
-    def update_call(self, call: Call) -> None:
+    async def update_call(self, call: Call) -> None:
         self._cursor.execute(
             "UPDATE calls SET status = ?, updated_at = ?, start_time = ?, end_time = ?,"
             " stream_media_at = ? WHERE sid = ?",
@@ -309,21 +309,21 @@ class SqliteTx:
             ),
         )
 
-    def delete_call(self, sid: str) -> None:
+    async def delete_call(self, sid: str) -> None:
         self._cursor.execute("DELETE FROM calls WHERE sid = ?", (sid,))
 
-    def streamed_live_calls(self) -> Sequence[Call]:
+    async def streamed_live_calls(self) -> Sequence[Call]:
         rows = self._all(
             f"SELECT {_CALL_COLUMNS} FROM calls"
             " WHERE status = 'in-progress' AND stream_media_at IS NOT NULL"
         )
         return [_call(row) for row in rows]
 
-    def pending_calls(self) -> Sequence[Call]:
+    async def pending_calls(self) -> Sequence[Call]:
         rows = self._all(f"SELECT {_CALL_COLUMNS} FROM calls WHERE status IN ('queued', 'ringing')")
         return [_call(row) for row in rows]
 
-    def list_calls(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]:
+    async def list_calls(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]:
         clause = _Where()
         clause.add("account_sid = ?", where.account_sid)
         if where.to is not None:
@@ -340,15 +340,15 @@ class SqliteTx:
 
     # recordings
 
-    def recording(self, sid: str) -> Recording | None:
+    async def recording(self, sid: str) -> Recording | None:
         row = self._one(_SELECT_RECORDING, sid)
         return _recording(row) if row else None
 
-    def recording_and_call_state(self, sid: str) -> tuple[Recording, CallState] | None:
+    async def recording_and_call_state(self, sid: str) -> tuple[Recording, CallState] | None:
         row = self._one(_SELECT_RECORDING_AND_CALL_STATUS, sid)
         return (_recording(row), CallState(_CALL_STATUS[row[-2]], row[-1])) if row else None
 
-    def recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
+    async def recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
         rows = self._all(
             f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE call_sid = ?"
             " ORDER BY created_at DESC, id DESC",
@@ -356,7 +356,7 @@ class SqliteTx:
         )
         return [_recording(row) for row in rows]
 
-    def recordings_in(self, statuses: Sequence[RecordingStatus]) -> Sequence[Recording]:
+    async def recordings_in(self, statuses: Sequence[RecordingStatus]) -> Sequence[Recording]:
         marks = ", ".join("?" for _ in statuses)
         rows = self._all(
             f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE status IN ({marks})",
@@ -364,7 +364,7 @@ class SqliteTx:
         )
         return [_recording(row) for row in rows]
 
-    def insert_recording(self, recording: Recording) -> None:
+    async def insert_recording(self, recording: Recording) -> None:
         self._cursor.execute(
             f"INSERT INTO recordings ({_RECORDING_COLUMNS})"
             " VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -385,7 +385,7 @@ class SqliteTx:
             ),
         )
 
-    def update_recording(self, recording: Recording) -> None:
+    async def update_recording(self, recording: Recording) -> None:
         self._cursor.execute(
             _UPDATE_RECORDING,
             (
@@ -399,7 +399,9 @@ class SqliteTx:
             ),
         )
 
-    def record_status_change(self, recording: Recording, events: Sequence[RecordingEvent]) -> None:
+    async def record_status_change(
+        self, recording: Recording, events: Sequence[RecordingEvent]
+    ) -> None:
         last = self._insert_chain(recording.sid, events)
         self._cursor.execute(
             _UPDATE_RECORDING_STATUS,
@@ -412,7 +414,7 @@ class SqliteTx:
             ),
         )
 
-    def list_recordings(
+    async def list_recordings(
         self, where: RecordingFilter, page: PageRequest
     ) -> list[tuple[Position, Recording]]:
         clause = _Where()
@@ -432,7 +434,7 @@ class SqliteTx:
 
     # the timeline
 
-    def append_events(self, events: Sequence[RecordingEvent]) -> None:
+    async def append_events(self, events: Sequence[RecordingEvent]) -> None:
         for event in events:
             last = self._insert_chain(event.recording_sid, [event])
             self._cursor.execute(_LINK_EVENT, (last, event.recording_sid))
@@ -450,7 +452,7 @@ class SqliteTx:
             last = self._cursor.lastrowid
         return last
 
-    def events(self, recording_sid: str) -> list[RecordingEvent]:
+    async def events(self, recording_sid: str) -> list[RecordingEvent]:
         return [
             RecordingEvent(
                 sid,
@@ -467,7 +469,7 @@ class SqliteTx:
 
     # the callback outbox
 
-    def insert_callback(self, entry: OutboxEntry) -> None:
+    async def insert_callback(self, entry: OutboxEntry) -> None:
         self._cursor.execute(
             "INSERT INTO callbacks (account_sid, recording_sid, event, method, url, params, state,"
             " attempts, next_attempt_at, last_error, created_at, updated_at)"
@@ -488,7 +490,7 @@ class SqliteTx:
             ),
         )
 
-    def update_callback(self, entry: OutboxEntry) -> None:
+    async def update_callback(self, entry: OutboxEntry) -> None:
         self._cursor.execute(
             "UPDATE callbacks SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
             " updated_at = ? WHERE id = ?",
@@ -502,11 +504,11 @@ class SqliteTx:
             ),
         )
 
-    def callback(self, entry_id: int) -> OutboxEntry | None:
+    async def callback(self, entry_id: int) -> OutboxEntry | None:
         row = self._one("SELECT * FROM callbacks WHERE id = ?", entry_id)
         return _outbox_entry(row) if row else None
 
-    def due_callbacks(self, now: Micros, limit: int) -> list[OutboxEntry]:
+    async def due_callbacks(self, now: Micros, limit: int) -> list[OutboxEntry]:
         rows = self._all(
             "SELECT * FROM callbacks AS c WHERE c.state = 'pending' AND c.next_attempt_at <= ?"
             " AND NOT EXISTS (SELECT 1 FROM callbacks AS e WHERE e.recording_sid = c.recording_sid"
@@ -517,7 +519,7 @@ class SqliteTx:
         )
         return [_outbox_entry(row) for row in rows]
 
-    def head_callback(self, recording_sid: str) -> OutboxEntry | None:
+    async def head_callback(self, recording_sid: str) -> OutboxEntry | None:
         row = self._one(
             "SELECT * FROM callbacks WHERE recording_sid = ? AND state = 'pending'"
             " ORDER BY id LIMIT 1",
@@ -525,7 +527,7 @@ class SqliteTx:
         )
         return _outbox_entry(row) if row else None
 
-    def next_callback_after(self, now: Micros) -> Micros | None:
+    async def next_callback_after(self, now: Micros) -> Micros | None:
         row = self._one(
             "SELECT min(next_attempt_at) FROM callbacks"
             " WHERE state = 'pending' AND next_attempt_at > ?",
@@ -533,7 +535,7 @@ class SqliteTx:
         )
         return row[0] if row else None
 
-    def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]:
+    async def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]:
         rows = self._all(
             "SELECT * FROM callbacks WHERE account_sid = ? AND state = 'dead' ORDER BY id",
             account_sid,
