@@ -41,9 +41,10 @@ from callrec.domain.model import (
 from callrec.media.capture import CaptureWriter
 from callrec.media.encoding import Encoding
 from callrec.media.files import MediaFiles, write_mp3
-from callrec.server import DATABASE_FILE, open_accounts
+from callrec.server import open_accounts
 from callrec.service.media import render_to_disk
-from callrec.storage.base import Tx
+from callrec.storage.base import Custody, Tx
+from callrec.storage.factory import DATABASE_FILE
 from callrec.storage.sqlite import SqliteStore
 
 HOUR = 3600
@@ -109,7 +110,7 @@ def bench_downloads(tmp: Path) -> dict[str, float]:
     )  # fmt: skip
 
     async def insert(tx: Tx) -> None:
-        await tx.insert_call(call)
+        await tx.insert_call(call, Custody(None))
         await tx.insert_recording(done)
 
     SqliteStore(data / DATABASE_FILE).run_now(insert)

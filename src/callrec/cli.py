@@ -1,4 +1,4 @@
-"""`callrec serve | accounts create | keys create`."""
+"""`callrec serve | migrate | accounts create | keys create | callbacks dead | callbacks replay`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,11 +20,13 @@ from callrec.domain.errors import DomainError, InvalidParameter, NotFound
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.ids import system_clock
-from callrec.server import DATABASE_FILE, Config, build, open_accounts
+from callrec.server import Config, build, open_accounts
 from callrec.service.accounts import AccountService
-from callrec.storage.sqlite import SqliteStore
+from callrec.storage.base import StorageError
+from callrec.storage.factory import open_store
 
 DEFAULT_DATA_DIR = os.environ.get("CALLREC_DATA_DIR", "var")
+DATABASE_ENV = "CALLREC_DATABASE_URL"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--public-url",
         help="absolute base URL of this server, for media_url (default: from each request)",
     )
+    serve.add_argument(
+        "--peer-url",
+        help="where the other processes of the deployment reach this one (default:"
+        " http://HOST:PORT, with the machine's name for 0.0.0.0)",
+    )
+
+    migrate = commands.add_parser("migrate", help="bring the database's schema up to date")
+    _data_dir(migrate)
 
     accounts = commands.add_parser("accounts", help="manage accounts").add_subparsers(
         dest="action", required=True
@@ -111,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "migrate":
+            return _migrate(args)
         if args.command == "accounts":
             return _create_account(args)
         if args.command == "callbacks":
@@ -125,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as error:
         print(f"callrec: {error}", file=sys.stderr)
         return 2
+    except (StorageError, ValueError) as error:
+        print(f"callrec: {error}", file=sys.stderr)
+        return 1
 
 
 def _delays(text: str) -> tuple[float, ...]:
@@ -138,11 +154,20 @@ def _delays(text: str) -> tuple[float, ...]:
 
 
 def _data_dir(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --database: where a deployment keeps its state (every command takes both)."""
     parser.add_argument(
         "--data-dir",
         type=Path,
         default=Path(DEFAULT_DATA_DIR),
-        help="where callrec keeps its database and keys (default $CALLREC_DATA_DIR or ./var)",
+        help="where callrec keeps its audio, its key and (without --database) its SQLite"
+        " database (default $CALLREC_DATA_DIR or ./var); shared by every process of a deployment",
+    )
+    parser.add_argument(
+        "--database",
+        default=os.environ.get(DATABASE_ENV) or None,
+        metavar="URL",
+        help="postgresql://user:password@host:port/db for several processes on one PostgreSQL"
+        f" (default ${DATABASE_ENV}; without either, SQLite in the data directory)",
     )
 
 
@@ -158,11 +183,14 @@ def _serve(args: argparse.Namespace) -> int:
         args.stream_grace,
         args.callback_retry_delays,
         args.soft_delete_retention,
+        args.database,
+        args.peer_url or _peer_url(args.host, args.port),
     )
     app, accounts = build(config)
     sid, token = _serving_account(accounts)
+    where = f"data in {args.data_dir}/" + (", database on PostgreSQL" if args.database else "")
     print(
-        f"callrec {__version__} on http://{args.host}:{args.port} (data in {args.data_dir}/)\n"
+        f"callrec {__version__} on http://{args.host}:{args.port} ({where})\n"
         f"  TWILIO_ACCOUNT_SID={sid}\n"
         f"  TWILIO_AUTH_TOKEN={token}",
         flush=True,
@@ -176,6 +204,19 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # X-Forwarded-* are not trusted: callrec is its own front
         server_header=False,
     )
+    return 0
+
+
+def _peer_url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://{host}:{port}"
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Opening the store migrates it (under a lock that processes starting together share)."""
+    open_store(args.database, args.data_dir)
+    print("the database is up to date")
     return 0
 
 
@@ -194,7 +235,7 @@ def _serving_account(accounts: AccountService) -> tuple[str, str]:
 
 
 def _create_account(args: argparse.Namespace) -> int:
-    account, token = open_accounts(args.data_dir).create_account(
+    account, token = open_accounts(args.data_dir, args.database).create_account(
         args.friendly_name, parent_sid=args.parent
     )
     if args.json:
@@ -209,7 +250,9 @@ def _create_account(args: argparse.Namespace) -> int:
 
 
 def _create_key(args: argparse.Namespace) -> int:
-    sid, secret = open_accounts(args.data_dir).create_api_key(args.account, args.friendly_name)
+    sid, secret = open_accounts(args.data_dir, args.database).create_api_key(
+        args.account, args.friendly_name
+    )
     if args.json:
         print(json.dumps({"sid": sid, "secret": secret, "account_sid": args.account}))
     else:
@@ -218,7 +261,7 @@ def _create_key(args: argparse.Namespace) -> int:
 
 
 def _dead_letters(args: argparse.Namespace) -> int:
-    store = SqliteStore(args.data_dir / DATABASE_FILE)
+    store = open_store(args.database, args.data_dir)
     dead = store.run_now(lambda tx: tx.dead_callbacks(args.account))
     if args.json:
         print(json.dumps([entry_json(item) for item in dead]))
@@ -233,7 +276,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
 
 def _replay(args: argparse.Namespace) -> int:
     """The running server's dispatcher finds the entry within a second."""
-    store = SqliteStore(args.data_dir / DATABASE_FILE)
+    store = open_store(args.database, args.data_dir)
     replayed = store.run_now(lambda tx: replay(tx, args.id, args.account, system_clock()))
     if replayed is None:
         raise NotFound()

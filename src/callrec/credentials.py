@@ -60,6 +60,12 @@ class Sealer:
 
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
+        self._key = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A key of its own for `purpose`, from the same secret (every process of a deployment
+        shares it, so they all derive the same one)."""
+        return hmac.new(self._key, purpose.encode("utf-8"), hashlib.sha256).digest()
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> Sealer:

@@ -1,4 +1,5 @@
-"""Sids and the clock: the two sources of non-determinism, passed in so tests can replace them."""
+"""Sids and the clock: the two sources of non-determinism, passed in so tests can replace them;
+and this process's own id in its deployment."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from callrec.domain.model import Micros
 
@@ -29,3 +31,10 @@ def new_sid(prefix: str) -> str:
 
 def is_sid(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.fullmatch(text) is not None
+
+
+@dataclass(slots=True)
+class ProcessIdentity:
+    """This server process's id in its deployment, assigned when it joins (0: not a server)."""
+
+    id: int = 0

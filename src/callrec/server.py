@@ -11,24 +11,26 @@ from starlette.types import ASGIApp
 
 from callrec.api.app import create_app
 from callrec.api.context import Services
+from callrec.api.forward import forwarder
 from callrec.callbacks.dispatcher import Dispatcher
 from callrec.callbacks.policy import Policy
 from callrec.credentials import Sealer
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
-from callrec.ids import Clock, SidFactory, new_sid, system_clock
+from callrec.ids import Clock, ProcessIdentity, SidFactory, new_sid, system_clock
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
+from callrec.peers import PeerClient
 from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
 from callrec.service.deps import Deps, Settings
 from callrec.service.lifecycle import Lifecycle
+from callrec.service.membership import Membership
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
-from callrec.storage.sqlite import SqliteStore
+from callrec.storage.factory import open_store
 
-DATABASE_FILE = "callrec.db"
 #: Allocations between young collections (Python's default is 700). See `tune_gc`.
 GC_YOUNG_THRESHOLD = 10_000
 log = logging.getLogger(__name__)
@@ -66,18 +68,25 @@ class Config:
     callback_retry_delays: tuple[float, ...] | None = None
     #: How long a soft-deleted recording stays visible with `IncludeSoftDeleted` (Twilio: 40 d).
     soft_delete_retention_seconds: float = SOFT_DELETE_RETENTION / MICROS_PER_SECOND
+    #: The deployment's PostgreSQL (a postgresql:// URL); None: SQLite in the data directory.
+    database: str | None = None
+    #: Where the other processes of the deployment reach this one (default: `base_url`).
+    peer_url: str | None = None
 
 
-def open_accounts(data_dir: Path, clock: Clock = system_clock) -> AccountService:
+def open_accounts(
+    data_dir: Path, database: str | None = None, clock: Clock = system_clock
+) -> AccountService:
     """The account service alone, for the CLI's account and key commands."""
-    store = SqliteStore(data_dir / DATABASE_FILE)
+    store = open_store(database, data_dir)
     return AccountService(store, clock, new_sid, Sealer.for_data_dir(data_dir))
 
 
 def build(
     config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid
 ) -> tuple[ASGIApp, AccountService]:
-    store = SqliteStore(config.data_dir / DATABASE_FILE)
+    store = open_store(config.database, config.data_dir)
+    sealer = Sealer.for_data_dir(config.data_dir)
     settings = Settings(
         answer_delay=round(config.answer_delay_seconds * MICROS_PER_SECOND),
         base_url=(config.public_url or config.base_url).rstrip("/"),
@@ -85,16 +94,33 @@ def build(
     )
     files = MediaFiles(config.data_dir / "media")
     media = MediaHub(files)
-    accounts = AccountService(store, clock, sid_factory, Sealer.for_data_dir(config.data_dir))
+    accounts = AccountService(store, clock, sid_factory, sealer)
     policy = Policy()
     if config.callback_retry_delays is not None:
         delays = tuple(round(s * MICROS_PER_SECOND) for s in config.callback_retry_delays)
         policy = Policy.with_backoff(delays)
-    dispatcher = Dispatcher(store, clock, accounts.auth_token, policy)
-    deps = Deps(store, clock, sid_factory, media, files, settings, dispatcher.wake)
+    me = ProcessIdentity()
+    dispatcher = Dispatcher(store, clock, accounts.auth_token, policy, me)
+    deps = Deps(store, clock, sid_factory, media, files, settings, dispatcher.wake, me)
     lifecycle = Lifecycle(deps)
     calls = CallService(deps, lifecycle)
-    streams = StreamService(deps, calls, config.stream_grace_seconds)
+    membership: Membership | None = None
+
+    async def address_of(process_id: int) -> str | None:
+        assert membership is not None
+        return await membership.address_of(process_id)
+
+    peer_key = sealer.derive("callrec peers")
+    peers = PeerClient(address_of, peer_key)
+    streams = StreamService(deps, calls, config.stream_grace_seconds, peers)
+    membership = Membership(
+        deps,
+        store.presence(),
+        lifecycle,
+        streams,
+        (config.peer_url or config.base_url).rstrip("/"),
+        dispatcher.poke,
+    )
     services = Services(
         accounts=accounts,
         calls=calls,
@@ -105,17 +131,21 @@ def build(
         media=media,
         public_url=config.public_url,
         public_media=config.public_media,
+        forward=forwarder(peers),
+        peer_key=peer_key,
     )
 
     async def start() -> None:
         tune_gc()
         media.start_flushing()
-        await lifecycle.resume()
-        await streams.resume()
+        await store.open()
+        await membership.join()  # takes over what processes that died left, this one's last run too
         dispatcher.start()
 
     async def stop() -> None:
         await dispatcher.close()
+        await membership.close()
+        await peers.close()
         await streams.close()
         await lifecycle.close()
         await media.close()

@@ -74,14 +74,15 @@ def find_bindir() -> Path:
     )
 
 
-def group_processes(pgid: int) -> list[int]:
-    """The live (not zombie) processes of a process group, from /proc (none without it)."""
+def cluster_processes(postmaster: int) -> list[int]:
+    """The postmaster and its live (not zombie) children, from /proc (none without it)."""
     members = []
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):  # it exited while we looked
-            state, _, group = stat_file.read_text().rpartition(")")[2].split()[:3]
-            if group == str(pgid) and state != "Z":
-                members.append(int(stat_file.parent.name))
+            state, parent = stat_file.read_text().rpartition(")")[2].split()[:2]
+            pid = int(stat_file.parent.name)
+            if state != "Z" and postmaster in (pid, int(parent)):
+                members.append(pid)
     return members
 
 
@@ -98,6 +99,15 @@ def _create_database(maintenance_url: str) -> str:
     name = f"callrec_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_execute(maintenance_url, f'CREATE DATABASE "{name}"'))
     return name
+
+
+def _alive(pids: list[int]) -> bool:
+    """Whether any of these processes has not exited (a zombie has: it holds no memory)."""
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+                return True
+    return False
 
 
 class External:
@@ -166,7 +176,7 @@ class Cluster:
 
     @property
     def pid(self) -> int | None:
-        """The postmaster's pid (also its process group's id), while it runs."""
+        """The postmaster's pid, while it runs."""
         return None if self._process is None else self._process.pid
 
     def url(self, database: str) -> str:
@@ -184,16 +194,21 @@ class Cluster:
             shutil.rmtree(self.workdir)
 
     def kill(self) -> None:
-        """SIGKILL to the postmaster and its whole group, as in a crash; `start_again` recovers."""
+        """SIGKILL to the postmaster and all its children, as in a crash; `start_again` recovers."""
         process, self._process = self._process, None
         if process is None:
             return
-        # The backends too: left alive, they would hold the shared memory and refuse the restart.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        # Stopped, it forks no more, and its children stay its own (by parent pid) while we list
+        # them. Each child leads a process group of its own, so killpg would not reach them.
+        # Left alive, they would hold the shared memory and refuse the restart.
+        os.kill(process.pid, signal.SIGSTOP)
+        children = [pid for pid in cluster_processes(process.pid) if pid != process.pid]
+        for pid in [*children, process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         process.wait()
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
-        while group_processes(process.pid) and time.monotonic() < deadline:
+        while _alive(children) and time.monotonic() < deadline:
             time.sleep(POLL_INTERVAL_SECONDS)
 
     def restart(self) -> None:
@@ -215,7 +230,7 @@ class Cluster:
             try:
                 asyncio.run(_execute(self.url(MAINTENANCE_DATABASE), "SELECT 1"))
                 return
-            except (OSError, asyncpg.PostgresError):  # refused, or still starting up
+            except (ConnectionError, TimeoutError, asyncpg.CannotConnectNowError):
                 if time.monotonic() > deadline:
                     self._shutdown()
                     raise RuntimeError(f"postgres not ready:\n{self._log_tail()}") from None
@@ -237,7 +252,7 @@ class Cluster:
                 user=uid,
                 group=gid,
                 extra_groups=None if self._ids is None else [],  # none of root's
-                start_new_session=True,  # a process group of its own, for `kill`
+                start_new_session=True,  # out of our terminal's group: a Ctrl-C is ours
             )
 
     def _shutdown(self) -> None:

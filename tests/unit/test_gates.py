@@ -24,7 +24,7 @@ from callrec.media.hub import MediaHub
 from callrec.service.deps import Deps, Settings
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
-from callrec.storage.base import StorageError, Tx, Work
+from callrec.storage.base import Custody, StorageError, Tx, Work
 from callrec.storage.sqlite import SqliteStore
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ async def _scenario(
     lifecycle = Lifecycle(deps)
     recordings = RecordingService(deps, lifecycle)
     call = Call("CA" + "c" * 32, ACCOUNT.sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
-    await store.write(lambda tx: tx.insert_call(call))
+    await store.write(lambda tx: tx.insert_call(call, Custody(deps.me.id)))
     media.stream_started(call.sid, 8000, Encoding.MULAW, 0)
     recording = await recordings.start(ACCOUNT.sid, call.sid, RecordingOptions(), "test")
 

@@ -8,7 +8,20 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.support.postgres import ENV_URL, Cluster, External, database_url_from_env
+from tests.support.postgres import (
+    ENV_URL,
+    Cluster,
+    External,
+    cluster_processes,
+    database_url_from_env,
+)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 async def _write(url: str, value: str) -> str:
@@ -38,7 +51,12 @@ def test_databases_survive_a_crash_and_a_restart(tmp_path: Path) -> None:
         assert asyncio.run(_write(first, "one")) == first.rsplit("/", 1)[1]
         assert asyncio.run(_write(second, "two")) == second.rsplit("/", 1)[1]
 
+        postmaster = cluster.pid
+        assert postmaster is not None
+        children = [pid for pid in cluster_processes(postmaster) if pid != postmaster]
+        assert children  # the checkpointer, the WAL writer, ...
         cluster.kill()
+        assert not [pid for pid in children if _running(pid)]
         cluster.start_again()
         assert asyncio.run(_read(first)) == ["one"]
         assert asyncio.run(_read(second)) == ["two"]

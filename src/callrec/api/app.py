@@ -15,7 +15,7 @@ from typing import Any
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callrec.api import callbacks, calls, inspect, media, recordings, streams
+from callrec.api import callbacks, calls, inspect, internal, media, recordings, streams
 from callrec.api.context import Services
 from callrec.api.resource import no_route
 
@@ -67,6 +67,7 @@ def create_app(
         *calls.routes(services),
         *inspect.routes(services),
         *callbacks.routes(services),
+        *internal.routes(services),
     ]
     router = Router(
         routes=streams.routes(services, streams_path), default=no_route, lifespan=lifespan

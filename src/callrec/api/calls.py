@@ -86,7 +86,8 @@ def routes(services: Services) -> list[Route]:
         await services.calls.delete(account_sid, request.path_params["call_sid"])
         return Response(status_code=204)
 
+    forward = services.forward
     return [
         Route(CALLS, Resource(post=create, get=list_)),
-        Route(CALL, Resource(get=fetch, post=update, delete=delete)),
+        Route(CALL, Resource(forward, get=fetch, post=update, delete=delete)),
     ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from callrec.api.resource import Forward
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
@@ -28,6 +29,10 @@ class Services:
     public_url: str | None = None
     #: Serve recording media without credentials, as Twilio does unless told otherwise.
     public_media: bool = False
+    #: Carries a request out in the process that owns its call (None: a lone server).
+    forward: Forward | None = None
+    #: Signs and checks what the processes of the deployment ask each other.
+    peer_key: bytes = b""
 
     def base_url(self, request: Request) -> str:
         if self.public_url:

@@ -92,8 +92,16 @@ async def body(request: Request) -> Form:
     return parse(data)
 
 
+#: Where the body is kept once read: a request carried out by another process is sent on as it
+#: came (api.forward), and one retried after that process died is parsed again.
+BODY_KEY = "callrec.body"
+
+
 async def _read(request: Request) -> bytes:
     """The whole body, at most MAX_BODY_BYTES; a small form comes in one message."""
+    kept: bytes | None = request.scope.get(BODY_KEY)
+    if kept is not None:
+        return kept
     data = b""
     more = True
     while more:
@@ -104,6 +112,7 @@ async def _read(request: Request) -> bytes:
         if len(data) > MAX_BODY_BYTES:
             raise _too_large()
         more = message.get("more_body", False)
+    request.scope[BODY_KEY] = data
     return data
 
 

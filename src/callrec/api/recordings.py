@@ -135,10 +135,14 @@ def routes(services: Services) -> list[Route]:
         )
         return Response(status_code=204)
 
+    forward = services.forward
     return [
         # UpdateCallRecording's path first: the router tries routes in order.
-        Route(CALL_RECORDING, Resource(post=update, get=fetch_of_call, delete=delete_of_call)),
-        Route(CALL_RECORDINGS, Resource(post=create, get=list_of_call)),
+        Route(
+            CALL_RECORDING,
+            Resource(forward, post=update, get=fetch_of_call, delete=delete_of_call),
+        ),
+        Route(CALL_RECORDINGS, Resource(forward, post=create, get=list_of_call)),
         Route(RECORDINGS, Resource(get=list_)),
         Route(RECORDING, Resource(get=fetch, delete=delete)),
     ]

@@ -24,11 +24,15 @@ from callrec.domain.model import MICROS_PER_SECOND, RecordingTrack
 from callrec.ids import ACCOUNT_SID, CALL_SID, is_sid
 from callrec.media.encoding import Encoding
 from callrec.media.stream_protocol import Media, ProtocolError, Start, Stop, parse
+from callrec.peers import CallBusy, Unreachable
 from callrec.service.accounts import Principal
+from callrec.storage.base import StorageError
 
 log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
 NORMAL_CLOSURE = 1000
+INTERNAL_ERROR = 1011  # the database is unreachable: nothing of the stream could be kept
+TRY_AGAIN_LATER = 1013  # the call's stream is still connected to another process
 RATES = (8_000, 16_000, 24_000, 32_000, 44_100, 48_000)
 
 
@@ -53,6 +57,12 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
         except (ProtocolError, DomainError) as error:
             log.info("stream refused: %s", error or type(error).__name__)
             await websocket.close(POLICY_VIOLATION)
+        except (CallBusy, Unreachable) as error:
+            log.info("stream refused for now: %r", error)
+            await websocket.close(TRY_AGAIN_LATER)
+        except StorageError as error:
+            log.warning("stream dropped: %s", error)
+            await websocket.close(INTERNAL_ERROR)
 
     async def _twilio(websocket: WebSocket, principal: Principal | None) -> None:
         call_sid: str | None = None

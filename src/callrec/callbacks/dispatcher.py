@@ -1,13 +1,15 @@
-"""Sends the outbox: the only outgoing HTTP in callrec.
+"""Sends the outbox: the only outgoing HTTP to apps in callrec.
 
 Each recording's callbacks are sent by one drain at a time, oldest first, so they arrive in
-order; drains of different recordings run side by side, at most MAX_IN_FLIGHT requests at once,
-so one slow receiver holds up only its own recording. A change that writes a callback wakes its
-recording's drain; a poll finds the rest (retries falling due, a restart's leftovers). Each
-answer is written back: 2xx delivered; a failure the policy retries (by default connection
-errors, timeouts, 5xx and 429) tried again later with backoff; anything else, or the last
-attempt, a dead letter that can be replayed. Everything is in the store, so a restart resumes
-where the crash left off.
+order. In a deployment of several processes each entry is sent by the process that claimed it
+(the one whose change wrote it; any live one once that one has died), and a drain stops at a
+head that another process has claimed. Drains of different recordings run side by side, at most
+MAX_IN_FLIGHT requests at once, so one slow receiver holds up only its own recording. A change
+that writes a callback wakes its recording's drain; a poll finds the rest (retries falling due,
+the leftovers of a process that died). Each answer is written back: 2xx delivered; a failure the
+policy retries (by default connection errors, timeouts, 5xx and 429) tried again later with
+backoff; anything else, or the last attempt, a dead letter that can be replayed. Everything is
+in the store, so a restart resumes where the crash left off.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from callrec.background import BackgroundTasks
 from callrec.callbacks.policy import Failure, Policy, split
 from callrec.callbacks.signing import signature
 from callrec.domain.model import MICROS_PER_SECOND, CallbackMethod, Micros
-from callrec.ids import Clock
+from callrec.ids import Clock, ProcessIdentity
 from callrec.storage.base import OutboxEntry, OutboxState, Store, Tx
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,9 @@ class Dispatcher:
         clock: Clock,
         token_of: TokenLookup,
         policy: Policy | None = None,
+        me: ProcessIdentity | None = None,
     ) -> None:
+        self._me = me or ProcessIdentity()
         self._policy = policy or Policy()
         self._store = store
         self._clock = clock
@@ -105,7 +109,8 @@ class Dispatcher:
 
     async def _start_due(self) -> float:
         now = self._clock()
-        due = await self._store.read(lambda tx: tx.due_callbacks(now, BATCH))
+        me = self._me.id
+        due = await self._store.read(lambda tx: tx.due_callbacks(now, BATCH, me))
         self.wake(entry.recording_sid for entry in due)
         upcoming = await self._store.read(lambda tx: tx.next_callback_after(now))
         if upcoming is None:
@@ -119,17 +124,31 @@ class Dispatcher:
             while True:
                 self._woken.discard(recording_sid)
                 now = self._clock()
-                entry = await self._store.read(lambda tx: tx.head_callback(recording_sid))
+                head = await self._store.read(lambda tx: tx.head_callback(recording_sid))
+                entry = await self._claimed(head)
                 while entry is not None and entry.next_attempt_at <= now:
                     async with self._slots:
                         failure, detail = await self._send(entry)
                     outcome = partial(_record, sent=entry, failure=failure, detail=detail,
                                       default=self._policy, now=self._clock())  # fmt: skip
-                    entry = await self._store.write(outcome)
+                    entry = await self._claimed(await self._store.write(outcome))
                 if recording_sid not in self._woken:
                     return  # what is left (a retry) falls due later: the poll finds it
         finally:
             self._draining.discard(recording_sid)
+
+    async def _claimed(self, entry: OutboxEntry | None) -> OutboxEntry | None:
+        """The entry if this process is to send it: claimed by it, or unclaimed until now."""
+        me = self._me.id
+        if entry is None or entry.claimed_by == me:
+            return entry
+        if entry.claimed_by is not None:
+            return None  # another process's: its drain sends it
+        assert entry.id is not None
+        entry_id = entry.id
+        if await self._store.write(lambda tx: tx.claim_callback(entry_id, me)):
+            return replace(entry, claimed_by=me)
+        return None
 
     async def _send(self, entry: OutboxEntry) -> tuple[Failure | None, str]:
         url, policy = split(entry.url, self._policy)
@@ -231,7 +250,8 @@ async def replay(tx: Tx, entry_id: int, account_sid: str, now: Micros) -> Outbox
     if entry is None or entry.account_sid != account_sid or entry.state is not OutboxState.DEAD:
         return None
     again = replace(
-        entry, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, updated_at=now
-    )
+        entry, state=OutboxState.PENDING, attempts=0, next_attempt_at=now, updated_at=now,
+        claimed_by=None,  # for whichever process finds it first
+    )  # fmt: skip
     await tx.update_callback(again)
     return again

@@ -11,9 +11,10 @@ EXTENSION_EVENTS = frozenset({CallbackEvent.PAUSED, CallbackEvent.RESUMED, Callb
 
 
 def entry(
-    recording: Recording, event: CallbackEvent, base_url: str, now: Micros
+    recording: Recording, event: CallbackEvent, base_url: str, now: Micros, sender: int | None
 ) -> OutboxEntry | None:
-    """The callback this event owes the app, if it asked for one."""
+    """The callback this event owes the app, if it asked for one; `sender` is the process to
+    send it (the one whose unit of work writes it)."""
     options = recording.options
     if options.callback_url is None or event not in options.callback_events:
         return None
@@ -30,6 +31,7 @@ def entry(
         next_attempt_at=now,
         created_at=now,
         updated_at=now,
+        claimed_by=sender,
     )
 
 

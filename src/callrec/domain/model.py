@@ -116,6 +116,11 @@ class EventKind(StrEnum):
     COMPLETED = "completed"
     ABSENT = "absent"
     DELETED = "deleted"
+    # Recorded by callrec itself, with why in `detail`: the call's audio stopped reaching any
+    # process (its media stream dropped; the process that held it died or lost the database),
+    # and came back. Not pauses: the audio between them is silence, and it counts.
+    INTERRUPTED = "interrupted"
+    RESTORED = "restored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,3 +229,5 @@ class RecordingEvent:
     actor: str | None
     pause_behavior: PauseBehavior | None = None
     media_at: Micros | None = None
+    #: Why, for the events callrec records by itself (a gap in the audio, say).
+    detail: str | None = None

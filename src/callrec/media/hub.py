@@ -7,9 +7,15 @@ reaches the capture file. Gates close early (when a pause or stop is decided, be
 and open late (after a resume commits), so a failure can lose a frame but never leak one.
 
 Decisions are numbered per recording, in the order they are taken, which is the order they
-commit in (units run one at a time). A committed decision sets the gate only if it is still the
-latest: answers to concurrent updates resume in any order, and a resume committed just before a
-pause must not open the gate the pause closed.
+commit in: a unit decides only once it holds its recording (on SQLite units run one at a time; on
+PostgreSQL the recording's row is locked until the unit commits). A committed decision sets the
+gate only if it is still the latest: answers to concurrent updates resume in any order, and a
+resume committed just before a pause must not open the gate the pause closed. A recording's
+capture is registered by its first decision, inside the unit that starts it (or that attaches a
+stream, or takes the call over), so no decision can come before it.
+
+A fenced hub writes nothing at all: this process can no longer prove to the others that it still
+holds its calls (docs/ARCHITECTURE.md, "Several processes").
 """
 
 from __future__ import annotations
@@ -72,13 +78,14 @@ class Stats:
     frames_captured: int = 0  # written to capture files (once per recording)
     frames_gated: int = 0  # dropped at a closed gate: a paused recording
     frames_unusable: int = 0  # a later stream at another sample rate than the capture file
+    frames_fenced: int = 0  # dropped while this process could not prove it holds its calls
     lag: LagHistogram = field(default_factory=LagHistogram)
 
 
 @dataclass(slots=True)
 class _Capture:
     call_sid: str
-    open: bool = True
+    open: bool = False  # until a decision to open it commits
     writer: CaptureWriter | None = None
     decisions: int = 0  # pauses, resumes and stops decided so far
 
@@ -91,6 +98,8 @@ class MediaHub:
     _captures: dict[str, _Capture] = field(default_factory=dict)
     _by_call: dict[str, set[str]] = field(default_factory=dict)
     _flusher: asyncio.Task[None] | None = None
+    #: Since when (the media position of each live stream) this process writes nothing.
+    _fenced: dict[str, Micros] | None = None
 
     # the media clock
 
@@ -107,20 +116,18 @@ class MediaHub:
 
     # recordings, driven by the service
 
-    def capture(self, recording_sid: str, call_sid: str) -> None:
-        capture = self._captures.setdefault(recording_sid, _Capture(call_sid))
-        self._by_call.setdefault(call_sid, set()).add(recording_sid)
-        stream = self._streams.get(call_sid)
-        if stream is not None and capture.writer is None:
-            # Opened now, not at the next frame: a frame never waits for a file to be made.
-            capture.writer = self._open(recording_sid, stream)
-
-    def gate_decided(self, recording_sid: str, open_: bool) -> int:
-        """A pause or stop (`open_` False) or a resume was decided: a closing gate closes now,
-        an opening one waits for `gate_committed`. Returns the decision's number."""
+    def gate_decided(self, recording_sid: str, call_sid: str, open_: bool) -> int:
+        """A start or resume (`open_`), or a pause or stop, was decided: a closing gate closes
+        now, an opening one waits for `gate_committed`. The first decision registers the
+        recording's capture. Returns the decision's number."""
         capture = self._captures.get(recording_sid)
         if capture is None:
-            return 0
+            capture = self._captures[recording_sid] = _Capture(call_sid)
+            self._by_call.setdefault(call_sid, set()).add(recording_sid)
+            stream = self._streams.get(call_sid)
+            if stream is not None and open_:
+                # Opened now, not at the next frame: a frame never waits for a file to be made.
+                capture.writer = self._open(recording_sid, stream)
         if not open_:
             capture.open = False
         capture.decisions += 1
@@ -133,10 +140,6 @@ class MediaHub:
         if capture is not None and capture.decisions == decision:
             capture.open = open_
 
-    def close_gate(self, recording_sid: str) -> None:
-        """Closed as it was before a restart (the recording is paused)."""
-        self.gate_decided(recording_sid, open_=False)
-
     def finish(self, recording_sid: str) -> None:
         """The recording stopped: close its capture file for good."""
         capture = self._captures.pop(recording_sid, None)
@@ -148,6 +151,47 @@ class MediaHub:
             self._by_call.pop(capture.call_sid, None)
         if capture.writer is not None:
             capture.writer.close()
+
+    def recordings_of(self, call_sid: str) -> list[str]:
+        """The recordings of the call this process captures."""
+        return sorted(self._by_call.get(call_sid, ()))
+
+    def close_files(self, call_sid: str) -> None:
+        """Hand every capture file of the call to the OS and close it (another process is taking
+        the call over and will append to them); gates stay as they are."""
+        for sid in self._by_call.get(call_sid, ()):
+            capture = self._captures[sid]
+            if capture.writer is not None:
+                capture.writer.close()
+                capture.writer = None
+
+    def release(self, call_sid: str) -> None:
+        """Forget the call's captures: another process runs its live side now."""
+        for sid in list(self._by_call.get(call_sid, ())):
+            self.finish(sid)
+
+    # fencing
+
+    def fence(self) -> None:
+        """Write nothing from now on, until `unfence`."""
+        if self._fenced is None:
+            self._fenced = {sid: stream.position for sid, stream in self._streams.items()}
+
+    def unfence(self) -> dict[str, tuple[Micros, Micros]]:
+        """Write again; for each call streamed throughout, the span of its audio that was
+        dropped (from, to) on its media clock."""
+        fenced, self._fenced = self._fenced, None
+        if fenced is None:
+            return {}
+        return {
+            sid: (since, self._streams[sid].position)
+            for sid, since in fenced.items()
+            if sid in self._streams
+        }
+
+    @property
+    def fenced(self) -> bool:
+        return self._fenced is not None
 
     # streams, driven by the ingest
 
@@ -172,6 +216,9 @@ class MediaHub:
         media_at = stream.origin + offset
         end = media_at + len(data) // stream.encoding.width * MICROS_PER_SECOND // stream.rate
         stream.position = max(stream.position, end)
+        if self._fenced is not None:
+            stats.frames_fenced += 1
+            return
         for sid in self._by_call.get(call_sid, ()):
             capture = self._captures[sid]
             if not capture.open:

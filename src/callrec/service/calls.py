@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.errors import TransitionNotAllowed
 from callrec.domain.model import Call, CallbackEvent, CallStatus, RecordingOptions
-from callrec.service.deps import Deps, owned_call
+from callrec.service.custody import Elsewhere, ensure_here
+from callrec.service.deps import Deps, locked_call, owned_call
 from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.outbox import enqueue
-from callrec.storage.base import CallFilter, PageRequest, Position, Tx
+from callrec.storage.base import CallFilter, Custody, PageRequest, Position, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +43,7 @@ class CallService:
         )
 
         async def insert(tx: Tx) -> None:
-            await tx.insert_call(call)
+            await tx.insert_call(call, Custody(self._deps.me.id))
 
         await self._deps.store.write(insert)
         self._lifecycle.call_created(call.sid, call.created_at, call.answer_at)
@@ -62,11 +64,13 @@ class CallService:
         owed: list[str] = []
 
         async def update(tx: Tx) -> tuple[Call, list[str]]:
-            call = await owned_call(tx, account_sid, sid)
+            owed.clear()  # a unit may run again (PostgreSQL retries a deadlock)
+            call, custody = await locked_call(tx, account_sid, sid)
             if status is None:
                 if redirect:
                     calls.check_redirectable(call)
                 return call, []
+            ensure_here(call.status, custody.owner, self._deps.me)
             now = self._deps.clock()
             ended = calls.end(call, status, now)
             if ended is call:
@@ -74,12 +78,13 @@ class CallService:
             await tx.update_call(ended)
             stopped = []
             media_at = self._deps.media.position(sid, call.start_time, now)
-            for recording in await tx.recordings_of_call(sid):
+            for recording in await tx.lock_live_recordings_of_call(sid):
                 changed, events = recordings.stop_with_call(recording, now, media_at)
                 if events:
-                    gates.decide(changed.sid, changed.status)
+                    gates.decide(changed.sid, sid, changed.status)
                     await tx.update_recording(changed)
                     await tx.append_events(events)
+                    await tx.set_finalizer(changed.sid, self._deps.me.id)
                     if await enqueue(tx, self._deps, changed, CallbackEvent.STOPPED):
                         owed.append(changed.sid)
                     stopped.append(changed.sid)
@@ -94,16 +99,18 @@ class CallService:
         return call
 
     async def hang_up(self, sid: str) -> None:
-        """End the call on callrec's own account (its stream stopped or never came back)."""
+        """End the call on callrec's own account (its stream stopped or never came back), if
+        this process still runs it (another one that took it over decides for itself)."""
         call = await self._deps.store.read(lambda tx: tx.call(sid))
         if call is not None and call.status is CallStatus.IN_PROGRESS:
-            await self.update(call.account_sid, sid, CallStatus.COMPLETED, redirect=False)
+            with contextlib.suppress(Elsewhere):
+                await self.update(call.account_sid, sid, CallStatus.COMPLETED, redirect=False)
 
     async def delete(self, account_sid: str, sid: str) -> None:
         """Delete the call's record; its recordings stay, at account level (our decision)."""
 
         async def delete(tx: Tx) -> None:
-            call = await owned_call(tx, account_sid, sid)
+            call, _ = await locked_call(tx, account_sid, sid)
             if not call.status.is_ended:
                 raise TransitionNotAllowed(f"The call is {call.status}; end it before deleting it")
             await tx.delete_call(sid)

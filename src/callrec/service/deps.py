@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callrec.domain.errors import NotFound
 from callrec.domain.model import MICROS_PER_SECOND, Call, Micros, Recording
 from callrec.domain.recording import SOFT_DELETE_RETENTION
-from callrec.ids import Clock, SidFactory
+from callrec.ids import Clock, ProcessIdentity, SidFactory
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
-from callrec.storage.base import Store, Tx
+from callrec.storage.base import Custody, Store, Tx
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,8 @@ class Deps:
     settings: Settings = Settings()
     #: Tells the callback dispatcher that the outbox has new entries (after they commit).
     wake_callbacks: Callable[[Iterable[str]], None] = lambda recording_sids: None
+    #: This process, once it has joined its deployment.
+    me: ProcessIdentity = field(default_factory=ProcessIdentity)
 
 
 async def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:
@@ -41,6 +43,14 @@ async def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:
     if call is None or call.account_sid != account_sid:
         raise NotFound()
     return call
+
+
+async def locked_call(tx: Tx, account_sid: str, call_sid: str) -> tuple[Call, Custody]:
+    """The account's call, locked for a change, and who runs its live side."""
+    found = await tx.lock_call(call_sid)
+    if found is None or found[0].account_sid != account_sid:
+        raise NotFound()
+    return found
 
 
 async def owned_recording(

@@ -3,13 +3,12 @@ failed (see media.hub)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
 from callrec.domain.model import RecordingStatus
 from callrec.service.deps import Deps
-from callrec.storage.base import Tx
+from callrec.storage.base import Tx, Work
 
 T = TypeVar("T")
 
@@ -21,14 +20,15 @@ class GateDecisions:
         self._deps = deps
         self._taken: list[tuple[str, int, bool]] = []
 
-    def decide(self, recording_sid: str, status: RecordingStatus) -> None:
-        """Inside the unit: the recording is to be in `status`. A pause or stop closes its gate
-        at once, before any later frame is looked at; a resume opens it only once committed."""
+    def decide(self, recording_sid: str, call_sid: str, status: RecordingStatus) -> None:
+        """Inside the unit, once it holds the recording: the recording is to be in `status`.
+        A pause or stop closes its gate at once, before any later frame is looked at; a start
+        or resume opens it only once committed."""
         open_ = status is RecordingStatus.IN_PROGRESS
-        decision = self._deps.media.gate_decided(recording_sid, open_)
+        decision = self._deps.media.gate_decided(recording_sid, call_sid, open_)
         self._taken.append((recording_sid, decision, open_))
 
-    async def write(self, work: Callable[[Tx], Awaitable[T]]) -> T:
+    async def write(self, work: Work[T]) -> T:
         """Run the unit that takes the decisions, then settle them: as decided once it has
         committed; back to what is committed if it failed."""
         try:
@@ -42,11 +42,15 @@ class GateDecisions:
 
     async def _restore(self) -> None:
         for recording_sid, decision, _ in self._taken:
-            live = await self._deps.store.read(partial(_is_live, recording_sid=recording_sid))
-            self._deps.media.gate_committed(recording_sid, decision, live)
+            status = await self._deps.store.read(partial(_status, recording_sid=recording_sid))
+            if status is None or not status.is_live:
+                self._deps.media.finish(recording_sid)  # never started, or no longer captured
+            else:
+                live = status is RecordingStatus.IN_PROGRESS
+                self._deps.media.gate_committed(recording_sid, decision, live)
 
 
-async def _is_live(tx: Tx, recording_sid: str) -> bool:
-    """Whether the recording is capturing, as committed."""
+async def _status(tx: Tx, recording_sid: str) -> RecordingStatus | None:
+    """The recording's status, as committed."""
     current = await tx.recording(recording_sid)
-    return current is not None and current.status is RecordingStatus.IN_PROGRESS
+    return None if current is None else current.status

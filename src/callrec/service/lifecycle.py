@@ -23,6 +23,7 @@ from callrec.domain.model import (
     RecordingStatus,
 )
 from callrec.service.deps import Deps
+from callrec.service.gates import GateDecisions
 from callrec.service.media import render_to_disk
 from callrec.service.outbox import enqueue
 from callrec.storage.base import Tx
@@ -45,42 +46,36 @@ class Lifecycle:
         for sid in sids:
             self._tasks.spawn(self._finalize(sid))
 
-    async def resume(self) -> None:
-        """Re-schedule what a previous run of the server left unfinished."""
-
-        async def unfinished(
-            tx: Tx,
-        ) -> tuple[list[tuple[str, Micros, Micros]], list[str], list[Recording]]:
-            pending = [(c.sid, c.created_at, c.answer_at) for c in await tx.pending_calls()]
-            stopped = await tx.recordings_in([RecordingStatus.STOPPED, RecordingStatus.PROCESSING])
-            live = await tx.recordings_in([RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED])
-            return pending, [r.sid for r in stopped], list(live)
-
-        pending, stopped, live = await self._deps.store.read(unfinished)
-        for sid, created_at, answer_at in pending:
-            self.call_created(sid, created_at, answer_at)
-        self.recordings_stopped(stopped)
-        for recording in live:  # ready for the stream to come back, gates as they were
-            self._deps.media.capture(recording.sid, recording.call_sid)
-            if recording.status is RecordingStatus.PAUSED:
-                self._deps.media.close_gate(recording.sid)
+    def adopted(self, calls: Iterable[Call], finalizing: Iterable[str]) -> None:
+        """Take up the work of a process that died: its calls still ringing, its stopped
+        recordings (the captures of its live recordings were registered by the adoption)."""
+        for call in calls:
+            if call.status in (CallStatus.QUEUED, CallStatus.RINGING):
+                self.call_created(call.sid, call.created_at, call.answer_at)
+        self.recordings_stopped(finalizing)
 
     async def close(self) -> None:
         await self._tasks.close()
 
     async def _ring(self, call_sid: str) -> None:
         async def ring(tx: Tx) -> None:
-            call = await tx.call(call_sid)
-            if call is not None and call.status is CallStatus.QUEUED:
+            found = await tx.lock_call(call_sid)
+            if found is None or found[1].owner != self._deps.me.id:
+                return  # gone, or another process runs it now
+            call = found[0]
+            if call.status is CallStatus.QUEUED:
                 await tx.update_call(calls.ring(call, self._deps.clock()))
 
         await self._deps.store.write(ring)
 
     async def _answer(self, call_sid: str) -> None:
+        gates = GateDecisions(self._deps)
+
         async def answer(tx: Tx) -> tuple[str, bool] | None:
-            call = await tx.call(call_sid)
-            if call is None:
-                return None
+            found = await tx.lock_call(call_sid)
+            if found is None or found[1].owner != self._deps.me.id:
+                return None  # gone, or another process runs it now
+            call = found[0]
             now = self._deps.clock()
             answered = calls.answer(call, now)
             if answered is call:
@@ -97,16 +92,16 @@ class Lifecycle:
                 0,  # the media clock starts when the call is answered
                 actor=None,
             )
+            gates.decide(recording.sid, call_sid, recording.status)
             await tx.insert_recording(recording)
             await tx.append_events(events)
             return recording.sid, await enqueue(
                 tx, self._deps, recording, CallbackEvent.IN_PROGRESS
             )
 
-        started = await self._deps.store.write(answer)
+        started = await gates.write(answer)
         if started is not None:
             recording_sid, owed = started
-            self._deps.media.capture(recording_sid, call_sid)
             if owed:
                 self._deps.wake_callbacks([recording_sid])
 
@@ -114,7 +109,7 @@ class Lifecycle:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
 
         async def begin(tx: Tx) -> tuple[Recording, list[RecordingEvent], Call | None] | None:
-            recording = await tx.recording(sid)
+            recording = await tx.lock_recording(sid)
             if recording is None or recording.status not in FINALIZING:
                 return None
             changed, events = recordings.begin_processing(recording, self._deps.clock())
@@ -133,7 +128,7 @@ class Lifecycle:
         )
 
         async def finish(tx: Tx) -> bool:
-            current = await tx.recording(sid)
+            current = await tx.lock_recording(sid)
             if current is None:
                 return False
             now = self._deps.clock()

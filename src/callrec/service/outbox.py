@@ -12,7 +12,7 @@ async def enqueue(tx: Tx, deps: Deps, recording: Recording, event: CallbackEvent
     """Store the callback this change owes the app, if it asked for one: it commits (or not)
     together with the change, so a crash can lose neither without the other. Returns whether
     one was stored, so that the dispatcher is woken only when there is something to send."""
-    owed = entry(recording, event, deps.settings.base_url, deps.clock())
+    owed = entry(recording, event, deps.settings.base_url, deps.clock(), deps.me.id)
     if owed is None:
         return False
     await tx.insert_callback(owed)

@@ -15,7 +15,8 @@ from callrec.domain.model import (
     RecordingSource,
     RecordingStatus,
 )
-from callrec.service.deps import Deps, owned_call, owned_recording
+from callrec.service.custody import ensure_here
+from callrec.service.deps import Deps, locked_call, owned_call, owned_recording
 from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.outbox import enqueue
@@ -40,9 +41,11 @@ class RecordingService:
         self, account_sid: str, call_sid: str, options: RecordingOptions, actor: str
     ) -> Recording:
         sid = self._deps.new_sid("RE")
+        gates = GateDecisions(self._deps)
 
         async def start(tx: Tx) -> tuple[Recording, bool]:
-            call = await owned_call(tx, account_sid, call_sid)
+            call, custody = await locked_call(tx, account_sid, call_sid)
+            ensure_here(call.status, custody.owner, self._deps.me)
             now = self._deps.clock()
             recording, events = recordings.start(
                 sid,
@@ -53,13 +56,13 @@ class RecordingService:
                 self._deps.media.position(call.sid, call.start_time, now),
                 actor,
             )
+            gates.decide(recording.sid, call_sid, recording.status)
             await tx.insert_recording(recording)
             await tx.append_events(events)
             owed = await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
             return recording, owed
 
-        recording, owed = await self._deps.store.write(start)
-        self._deps.media.capture(recording.sid, call_sid)
+        recording, owed = await gates.write(start)
         if owed:
             self._deps.wake_callbacks([recording.sid])
         return recording
@@ -78,20 +81,25 @@ class RecordingService:
         owed: list[str] = []
 
         async def update(tx: Tx) -> Recording:
+            owed.clear()  # a unit may run again (PostgreSQL retries a deadlock)
             if sid == CURRENT:
-                call = await owned_call(tx, account_sid, call_sid)
-                state = CallState(call.status, call.start_time)
+                call, custody = await locked_call(tx, account_sid, call_sid)
+                ensure_here(call.status, custody.owner, self._deps.me)
+                state = CallState(call.status, call.start_time, custody.owner)
                 recording = await _current(tx, call_sid)
             else:
                 recording, state = await _recording_on_call(tx, account_sid, call_sid, sid)
+                ensure_here(state.status, state.owner, self._deps.me)
             now = self._deps.clock()
             media_at = media.position(call_sid, state.start_time, now)
             changed, events = recordings.update(
                 recording, state.status, target, behavior, now, media_at, actor
             )
             if events:
-                gates.decide(changed.sid, changed.status)
+                gates.decide(changed.sid, call_sid, changed.status)
                 await tx.record_status_change(changed, events)
+                if changed.status is RecordingStatus.STOPPED:
+                    await tx.set_finalizer(changed.sid, self._deps.me.id)
                 if await enqueue(tx, self._deps, changed, _CALLBACK_OF[changed.status]):
                     owed.append(changed.sid)
             return changed
@@ -150,8 +158,9 @@ class RecordingService:
         async def delete(tx: Tx) -> None:
             if call_sid is not None:
                 await owned_call(tx, account_sid, call_sid)
-            recording = await owned_recording(tx, account_sid, sid, call_sid)
-            if recording.is_deleted:
+            await owned_recording(tx, account_sid, sid, call_sid)
+            recording = await tx.lock_recording(sid)
+            if recording is None or recording.is_deleted:
                 raise NotFound()
             changed, events = recordings.delete(recording, self._deps.clock(), actor)
             await tx.update_recording(changed)
@@ -171,7 +180,7 @@ class RecordingService:
 async def _recording_on_call(
     tx: Tx, account_sid: str, call_sid: str, sid: str
 ) -> tuple[Recording, CallState]:
-    found = await tx.recording_and_call_state(sid)
+    found = await tx.lock_recording_and_call(sid)
     if found is None:
         raise NotFound()
     recording, state = found
@@ -182,7 +191,7 @@ async def _recording_on_call(
 
 async def _current(tx: Tx, call_sid: str) -> Recording:
     """`Twilio.CURRENT`: the call's one live recording (404 if none, 16108 if several)."""
-    live = [r for r in await tx.recordings_of_call(call_sid) if r.status.is_live]
+    live = await tx.lock_live_recordings_of_call(call_sid)
     if not live:
         raise NotFound()
     if len(live) > 1:

@@ -1,8 +1,14 @@
 """The one storage interface. The domain and the service see only these types.
 
-A unit of work is a plain function `work(tx) -> result` that runs inside one transaction:
-everything it writes commits together or not at all. `Store.write` runs units that change state,
-serialized; `Store.read` runs read-only units concurrently with them.
+A unit of work is a coroutine function `work(tx) -> result` that runs inside one transaction:
+everything it writes commits together or not at all. `Store.write` runs units that change state;
+`Store.read` runs read-only units concurrently with them.
+
+Units that read, decide and write must not race another unit doing the same to the same rows.
+On SQLite units run one at a time; on PostgreSQL they run side by side, so a unit first *locks*
+what it is going to change (`lock_*`, held until it commits) and plain reads lock nothing. Locks
+are always taken call first, then its recordings, then callbacks, so that two units never wait on
+each other.
 """
 
 from __future__ import annotations
@@ -21,7 +27,6 @@ from callrec.domain.model import (
     Micros,
     Recording,
     RecordingEvent,
-    RecordingStatus,
 )
 
 T = TypeVar("T")
@@ -29,6 +34,10 @@ T = TypeVar("T")
 
 class StorageError(Exception):
     """The store could not do its work (disk full, database gone); nothing was written."""
+
+
+class Conflict(StorageError):
+    """The unit wrote a row that another unit wrote first (a unique key): nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +89,27 @@ class CallState:
 
     status: CallStatus
     start_time: Micros | None
+    owner: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Custody:
+    """Which process runs a call's live side: its timers, its media stream and the capture gates
+    of its recordings (docs/ARCHITECTURE.md, "Several processes")."""
+
+    owner: int | None
+    #: A media stream is attached to the call, on its owner.
+    streaming: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessInfo:
+    """A server process of the deployment, as registered."""
+
+    id: int
+    #: Where the other processes reach it (its own HTTP address).
+    address: str
+    started_at: Micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +147,8 @@ class OutboxEntry:
     created_at: Micros
     updated_at: Micros
     last_error: str | None = None
+    #: The process whose dispatcher sends it (None: whichever claims it first).
+    claimed_by: int | None = None
 
 
 class Tx(Protocol):
@@ -128,26 +160,34 @@ class Tx(Protocol):
     async def credential(self, sid: str) -> Credential | None: ...
     async def insert_credential(self, credential: Credential) -> None: ...
 
+    # calls
+
     async def call(self, sid: str) -> Call | None: ...
-    async def insert_call(self, call: Call) -> None: ...
-    async def update_call(self, call: Call) -> None: ...
-    async def delete_call(self, sid: str) -> None: ...
-    async def pending_calls(self) -> Sequence[Call]: ...
-    async def streamed_live_calls(self) -> Sequence[Call]:
-        """Calls in progress whose audio came from a stream (which a restart has cut)."""
+    async def lock_call(self, sid: str) -> tuple[Call, Custody] | None:
+        """The call and who runs its live side, locked until the unit ends."""
         ...
 
+    async def insert_call(self, call: Call, custody: Custody) -> None: ...
+    async def update_call(self, call: Call) -> None: ...
+    async def set_custody(self, sid: str, custody: Custody) -> None: ...
+    async def delete_call(self, sid: str) -> None: ...
     async def list_calls(
         self, where: CallFilter, page: PageRequest
     ) -> list[tuple[Position, Call]]: ...
 
+    # recordings
+
     async def recording(self, sid: str) -> Recording | None: ...
-    async def recording_and_call_state(self, sid: str) -> tuple[Recording, CallState] | None:
-        """The recording and the state of its call, if both exist (one query, for updates)."""
+    async def lock_recording(self, sid: str) -> Recording | None: ...
+    async def lock_recording_and_call(self, sid: str) -> tuple[Recording, CallState] | None:
+        """The recording, locked, and the state of its call, kept from changing hands until the
+        unit ends (one query: every UpdateCallRecording by sid makes it)."""
         ...
 
-    async def recordings_of_call(self, call_sid: str) -> Sequence[Recording]: ...
-    async def recordings_in(self, statuses: Sequence[RecordingStatus]) -> Sequence[Recording]: ...
+    async def lock_live_recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
+        """The call's recordings in progress or paused, newest first, locked."""
+        ...
+
     async def insert_recording(self, recording: Recording) -> None: ...
     async def update_recording(self, recording: Recording) -> None: ...
     async def record_status_change(
@@ -159,6 +199,10 @@ class Tx(Protocol):
         UpdateCallRecording."""
         ...
 
+    async def set_finalizer(self, sid: str, process_id: int) -> None:
+        """The process that is to turn the stopped recording into its media."""
+        ...
+
     async def list_recordings(
         self, where: RecordingFilter, page: PageRequest
     ) -> list[tuple[Position, Recording]]: ...
@@ -166,12 +210,18 @@ class Tx(Protocol):
     async def append_events(self, events: Sequence[RecordingEvent]) -> None: ...
     async def events(self, recording_sid: str) -> list[RecordingEvent]: ...
 
+    # the callback outbox
+
     async def insert_callback(self, entry: OutboxEntry) -> None: ...
     async def update_callback(self, entry: OutboxEntry) -> None: ...
     async def callback(self, entry_id: int) -> OutboxEntry | None: ...
-    async def due_callbacks(self, now: Micros, limit: int) -> list[OutboxEntry]:
-        """Pending callbacks that are due and first in line for their recording (callbacks of
-        one recording go out in order, one at a time)."""
+    async def claim_callback(self, entry_id: int, process_id: int) -> bool:
+        """Make the pending, unclaimed entry this process's to send; False if another has it."""
+        ...
+
+    async def due_callbacks(self, now: Micros, limit: int, process_id: int) -> list[OutboxEntry]:
+        """Pending callbacks that are due, first in line for their recording (callbacks of one
+        recording go out in order, one at a time), and unclaimed or claimed by this process."""
         ...
 
     async def head_callback(self, recording_sid: str) -> OutboxEntry | None:
@@ -184,14 +234,69 @@ class Tx(Protocol):
 
     async def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]: ...
 
+    # the processes of a deployment, and taking over the work of one that died
+
+    async def insert_process(self, address: str, now: Micros) -> int: ...
+    async def processes(self) -> list[ProcessInfo]:
+        """The processes not known to have ended."""
+        ...
+
+    async def end_process(self, process_id: int, now: Micros) -> bool:
+        """Record that the process has ended, if its presence is gone and no other process
+        recorded it first: True means this unit is the one to take over its work."""
+        ...
+
+    async def adopt_calls(self, dead: int, adopter: int) -> list[tuple[Call, Custody]]:
+        """Give the dead process's unfinished calls to `adopter`, locked; each with its custody
+        as it was."""
+        ...
+
+    async def adopt_finalizing(self, dead: int, adopter: int) -> list[str]:
+        """Give the recordings the dead process was finalizing (or was to) to `adopter`."""
+        ...
+
+    async def release_callbacks(self, dead: int) -> None:
+        """Unclaim the dead process's pending callbacks, for any live process to claim."""
+        ...
+
 
 #: A unit of work: a coroutine function of the transaction it runs in.
 Work = Callable[[Tx], Awaitable[T]]
 
 
+class Presence(Protocol):
+    """A server process's membership of its deployment, proved by the database itself: held
+    while the process lives and is connected, gone when it dies (docs/ARCHITECTURE.md)."""
+
+    #: The database is this server's alone (SQLite): every other process has ended.
+    alone: bool
+
+    async def join(self, process_id: int) -> None:
+        """Hold this process's presence (it must not be held already)."""
+        ...
+
+    async def renew(self) -> bool:
+        """One round trip that proves the presence is still held; False if it is not."""
+        ...
+
+    async def gone(self, process_ids: Sequence[int]) -> set[int]:
+        """Which of these processes' presence is gone."""
+        ...
+
+    async def close(self) -> None: ...
+
+
 class Store(Protocol):
+    async def open(self) -> None:
+        """Get ready to serve, in the server's event loop (connections are made here)."""
+        ...
+
     async def write(self, work: Work[T]) -> T: ...
     async def read(self, work: Work[T]) -> T: ...
+    def presence(self) -> Presence:
+        """This server's presence in the deployment (one per server process)."""
+        ...
+
     def run_now(self, work: Work[T]) -> T:
         """Run a unit of work synchronously, outside the server (the CLI)."""
         ...

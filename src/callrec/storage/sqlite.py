@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from callrec.storage.base import StorageError, Work
 from callrec.storage.group_commit import GroupCommitter, run_to_end
@@ -72,6 +73,41 @@ def migrate(conn: sqlite3.Connection) -> None:
         raise
 
 
+class SqlitePresence:
+    """One server per SQLite database: an exclusive lock on a file beside it, held while the
+    server runs (the kernel lets go of it when the process dies). Every other process that
+    registered with this database has therefore ended. Several processes need PostgreSQL."""
+
+    alone = True
+
+    def __init__(self, database: Path) -> None:
+        self._path = database.with_name(database.name + ".server-lock")
+        self._file: BinaryIO | None = None
+
+    async def join(self, process_id: int) -> None:
+        file = self._path.open("wb")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.close()
+            raise StorageError(
+                f"another callrec server is using {self._path.parent}: one server per SQLite"
+                " database (several processes need --database postgresql://...)"
+            ) from None
+        self._file = file
+
+    async def renew(self) -> bool:
+        return self._file is not None
+
+    async def gone(self, process_ids: Sequence[int]) -> set[int]:
+        return set(process_ids)
+
+    async def close(self) -> None:
+        if self._file is not None:
+            self._file.close()  # releases the lock
+            self._file = None
+
+
 class SqliteStore:
     """`Store` on one SQLite file."""
 
@@ -86,6 +122,9 @@ class SqliteStore:
         self._reader_conns: list[sqlite3.Connection] = []
         self._closed = False
 
+    async def open(self) -> None:
+        """Nothing to do: the file was opened and migrated when the store was made."""
+
     async def write(self, work: Work[T]) -> T:
         if self._closed:
             raise StorageError("the store is closed")
@@ -94,6 +133,9 @@ class SqliteStore:
     async def read(self, work: Work[T]) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read_now, work)
+
+    def presence(self) -> SqlitePresence:
+        return SqlitePresence(self._path)
 
     def run_now(self, work: Work[T]) -> T:
         with contextlib.closing(connect(self._path)) as conn, _transaction(conn):

@@ -1,0 +1,202 @@
+"""This process in its deployment: joining it, proving it is alive, and taking over the work of
+processes that die (docs/ARCHITECTURE.md, "Several processes").
+
+A process holds its *presence* in the database (storage.base.Presence) for as long as it lives
+and can reach the database. Two timings make a takeover safe:
+
+- a process that cannot renew its presence for LEASE_SECONDS since it last sent a renewal that
+  succeeded *fences* itself: its hub writes no audio at all until a renewal succeeds again;
+- the others take over a process only once its presence has been seen gone for TAKEOVER_SECONDS
+  (more than LEASE_SECONDS): by then it is dead, or fenced, because its presence cannot have gone
+  before the last renewal it sent was answered.
+
+So no two processes ever write the audio of one call, and the process that decides a pause is
+always the only one whose gate the pause has to close. With SQLite there is one server, holding
+the database alone; every other process registered with it has ended, and the work they left is
+taken over at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from callrec.domain.model import Call, CallStatus, EventKind, Micros, RecordingEvent
+from callrec.service.deps import Deps
+from callrec.service.gates import GateDecisions
+from callrec.service.lifecycle import Lifecycle
+from callrec.service.streams import StreamService
+from callrec.storage.base import Custody, Presence, StorageError, Tx
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 0.5
+LEASE_SECONDS = 3.0
+TAKEOVER_SECONDS = LEASE_SECONDS + 1.0
+PROCESS_DIED = "the process that held its media stream stopped (process {dead})"
+FENCED = "this process could not reach the database (process {me})"
+
+
+class Membership:
+    def __init__(
+        self,
+        deps: Deps,
+        presence: Presence,
+        lifecycle: Lifecycle,
+        streams: StreamService,
+        address: str,
+        wake_callbacks: Callable[[], None],
+    ) -> None:
+        self._deps = deps
+        self._presence = presence
+        self._lifecycle = lifecycle
+        self._streams = streams
+        self._address = address
+        self._wake_callbacks = wake_callbacks
+        self._addresses: dict[int, str] = {}
+        self._gone_since: dict[int, float] = {}
+        self._fence: asyncio.TimerHandle | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    async def join(self) -> None:
+        """Register, hold the presence, take over what dead processes left, and keep at it."""
+        me = await self._deps.store.write(
+            lambda tx: tx.insert_process(self._address, self._deps.clock())
+        )
+        self._deps.me.id = me
+        await self._presence.join(me)
+        self._renewed(time.monotonic())
+        log.info("joined the deployment as process %s (%s)", me, self._address)
+        await self.reap()
+        self._runner = asyncio.get_running_loop().create_task(self._run())
+
+    async def address_of(self, process_id: int) -> str | None:
+        """Where another process of the deployment listens (None: it has ended)."""
+        if process_id not in self._addresses:
+            await self._refresh()
+        return self._addresses.get(process_id)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._fence is not None:
+            self._fence.cancel()
+        await self._presence.close()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self._renew()
+            try:
+                await self.reap()
+            except StorageError as error:
+                log.warning("could not look for processes that died: %s", error)
+            except Exception:
+                log.exception("taking over the work of a process that died failed")
+
+    # this process's own presence
+
+    async def _renew(self) -> None:
+        sent = time.monotonic()
+        try:
+            held = await asyncio.wait_for(self._presence.renew(), LEASE_SECONDS)
+        except (StorageError, TimeoutError, OSError) as error:
+            log.warning("could not renew this process's presence: %r", error)
+            return
+        if not held:
+            # Declared dead by the others while away: its calls are theirs now.
+            log.error("process %s was taken over by the others: fenced", self._deps.me.id)
+            self._deps.media.fence()
+            return
+        self._renewed(sent)
+        if self._deps.media.fenced:
+            await self._unfence()
+
+    def _renewed(self, sent: float) -> None:
+        """A renewal sent at `sent` succeeded: fence LEASE_SECONDS after it unless another does."""
+        if self._fence is not None:
+            self._fence.cancel()
+        loop = asyncio.get_running_loop()
+        delay = sent + LEASE_SECONDS - time.monotonic()
+        self._fence = loop.call_later(max(0.0, delay), self._fence_now)
+
+    def _fence_now(self) -> None:
+        log.error("no renewal of this process's presence for %s s: fenced", LEASE_SECONDS)
+        self._deps.media.fence()
+
+    async def _unfence(self) -> None:
+        """The presence holds again and nobody took over: capture again, and say in each
+        timeline what was not captured meanwhile."""
+        spans = self._deps.media.unfence()
+        log.info("presence renewed: capturing again")
+        why = FENCED.format(me=self._deps.me.id)
+        for call_sid, (since, until) in spans.items():
+            await self._streams.note_gap(call_sid, EventKind.INTERRUPTED, since, why, True)
+            await self._streams.note_gap(call_sid, EventKind.RESTORED, until, why, True)
+
+    # processes that died
+
+    async def reap(self) -> None:
+        """Take over the processes whose presence has been gone long enough."""
+        await self._refresh()
+        me = self._deps.me.id
+        others = [pid for pid in self._addresses if pid != me]
+        gone = await self._presence.gone(others) if others else set()
+        now = time.monotonic()
+        for pid in list(self._gone_since):
+            if pid not in gone:
+                del self._gone_since[pid]  # it was only away for a moment
+        for pid in gone:
+            since = self._gone_since.setdefault(pid, now)
+            if now - since >= TAKEOVER_SECONDS or self._presence.alone:
+                await self._adopt(pid)
+                self._gone_since.pop(pid, None)
+
+    async def _refresh(self) -> None:
+        processes = await self._deps.store.read(lambda tx: tx.processes())
+        self._addresses = {process.id: process.address for process in processes}
+
+    async def _adopt(self, dead: int) -> None:
+        me, media = self._deps.me, self._deps.media
+        gates = GateDecisions(self._deps)
+
+        async def adopt(tx: Tx) -> tuple[list[Call], list[str]] | None:
+            now = self._deps.clock()
+            if not await tx.end_process(dead, now):
+                return None  # back, or another process took it over
+            calls = await tx.adopt_calls(dead, me.id)
+            finalizing = await tx.adopt_finalizing(dead, me.id)
+            await tx.release_callbacks(dead)
+            for call, custody in calls:
+                if call.status is not CallStatus.IN_PROGRESS:
+                    continue
+                if custody.streaming:
+                    await tx.set_custody(call.sid, Custody(me.id, streaming=False))
+                media_at = media.position(call.sid, call.start_time, now)
+                for recording in await tx.lock_live_recordings_of_call(call.sid):
+                    gates.decide(recording.sid, call.sid, recording.status)
+                    if custody.streaming:
+                        why = PROCESS_DIED.format(dead=dead)
+                        await tx.append_events([_gap(recording.sid, now, media_at, why)])
+            return [call for call, _ in calls], finalizing
+
+        adopted = await gates.write(adopt)
+        if adopted is None:
+            return
+        calls, finalizing = adopted
+        log.info(
+            "took over process %s: %d calls, %d recordings to finalize",
+            dead, len(calls), len(finalizing),
+        )  # fmt: skip
+        self._lifecycle.adopted(calls, finalizing)
+        self._streams.adopted(calls)
+        self._wake_callbacks()
+
+
+def _gap(sid: str, now: Micros, media_at: Micros, why: str) -> RecordingEvent:
+    return RecordingEvent(sid, EventKind.INTERRUPTED, now, None, media_at=media_at, detail=why)
