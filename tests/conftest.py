@@ -1,4 +1,9 @@
-"""Fixtures shared by the suites: one real server per session, a fresh account per test."""
+"""Fixtures shared by the suites: one real server per session and backend, a fresh account per
+test.
+
+Every test that stores anything runs against both backends: SQLite, and PostgreSQL on a
+throwaway cluster the session starts from the installed server binaries (or on the server
+CALLREC_TEST_DATABASE_URL names), a database of its own for each deployment."""
 
 from __future__ import annotations
 
@@ -13,13 +18,46 @@ import pytest
 
 from callrec.server import open_accounts
 from tests.support.client import sdk_client
+from tests.support.postgres import PostgresServer, open_server
 from tests.support.schemas import check_answer
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
+
+BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server")).start()
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """The PostgreSQL server of the session, started on first use."""
+    cluster = open_server(tmp_path_factory.mktemp("postgres"))
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+def new_deployment(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> Deployment:
+    if backend == "sqlite":
+        return Deployment(data_dir)
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    return Deployment(data_dir, postgres.create_database())
+
+
+@pytest.fixture
+def deployment(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Deployment:
+    """A new, empty deployment of the backend under test."""
+    return new_deployment(request, backend, tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def server(
+    request: pytest.FixtureRequest, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp(f"server-{backend}")
+    process = ServerProcess(new_deployment(request, backend, data_dir)).start()
     yield process
     process.stop()
 
@@ -28,17 +66,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 class AccountKeys:
     sid: str
     token: str
-    data_dir: Path
+    deployment: Deployment
 
 
-def make_account(data_dir: Path, parent: str | None = None) -> AccountKeys:
-    account, token = open_accounts(data_dir).create_account("test", parent_sid=parent)
-    return AccountKeys(account.sid, token, data_dir)
+def make_account(deployment: Deployment, parent: str | None = None) -> AccountKeys:
+    accounts = open_accounts(deployment.data_dir, deployment.database)
+    account, token = accounts.create_account("test", parent_sid=parent)
+    return AccountKeys(account.sid, token, deployment)
 
 
 @pytest.fixture
 def account(server: ServerProcess) -> AccountKeys:
-    return make_account(server.data_dir)
+    return make_account(server.deployment)
 
 
 @pytest.fixture

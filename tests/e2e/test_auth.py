@@ -46,7 +46,7 @@ def test_wrong_token(server: ServerProcess, account: AccountKeys) -> None:
 
 
 def test_other_accounts_credentials(server: ServerProcess, account: AccountKeys) -> None:
-    other = make_account(server.data_dir)
+    other = make_account(server.deployment)
     response = _calls(server, account.sid, auth=(other.sid, other.token))
     assert (response.status_code, response.json()["code"]) == (401, 20003)
 
@@ -67,7 +67,7 @@ def _cli(*args: str) -> dict[str, Any]:
 
 
 def test_api_key_acts_for_its_account(server: ServerProcess, account: AccountKeys) -> None:
-    key = _cli("keys", "create", "--data-dir", str(server.data_dir), "--account", account.sid)
+    key = _cli("keys", "create", *server.deployment.args, "--account", account.sid)
     assert key["sid"].startswith("SK")
     assert len(key["sid"]) == 34
     client = sdk_client(server.base_url, key["sid"], key["secret"], account_sid=account.sid)
@@ -83,11 +83,9 @@ def test_api_key_acts_for_its_account(server: ServerProcess, account: AccountKey
 
 
 def test_parent_acts_on_subaccount_never_the_reverse(server: ServerProcess) -> None:
-    parent = _cli("accounts", "create", "--data-dir", str(server.data_dir))
-    child = _cli(
-        "accounts", "create", "--data-dir", str(server.data_dir), "--parent", parent["account_sid"]
-    )
-    sibling = make_account(server.data_dir, parent=parent["account_sid"])
+    parent = _cli("accounts", "create", *server.deployment.args)
+    child = _cli("accounts", "create", *server.deployment.args, "--parent", parent["account_sid"])
+    sibling = make_account(server.deployment, parent=parent["account_sid"])
     assert child["parent_sid"] == parent["account_sid"]
 
     as_parent = sdk_client(
@@ -106,7 +104,7 @@ def test_parent_acts_on_subaccount_never_the_reverse(server: ServerProcess) -> N
 
 
 def test_subaccount_of_subaccount_is_refused(server: ServerProcess, account: AccountKeys) -> None:
-    child = make_account(server.data_dir, parent=account.sid)
+    child = make_account(server.deployment, parent=account.sid)
     result = subprocess.run(
         [
             sys.executable,
@@ -114,8 +112,7 @@ def test_subaccount_of_subaccount_is_refused(server: ServerProcess, account: Acc
             "callrec",
             "accounts",
             "create",
-            "--data-dir",
-            str(server.data_dir),
+            *server.deployment.args,
             "--parent",
             child.sid,
         ],

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from twilio.request_validator import RequestValidator
 from tests.conftest import AccountKeys, answered_call, eventually
 from tests.support.client import sdk_client
 from tests.support.receiver import Received, Receiver
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 
 
 @pytest.fixture
@@ -122,16 +121,16 @@ def test_pause_events_beyond_twilio_are_opt_in(
 
 
 @pytest.fixture
-def fast_retries(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = ServerProcess(tmp_path / "data", extra_args=("--callback-retry-delays", "1,1,1"))
+def fast_retries(deployment: Deployment) -> Iterator[ServerProcess]:
+    server = ServerProcess(deployment, extra_args=("--callback-retry-delays", "1,1,1"))
     yield server.start()
     server.kill()
 
 
-def test_a_receiver_that_was_down_gets_everything_in_order(tmp_path: Path) -> None:
+def test_a_receiver_that_was_down_gets_everything_in_order(deployment: Deployment) -> None:
     # Retries every second, many of them: the receiver comes up long before they run out.
     delays = ("--callback-retry-delays", ",".join(["1"] * 20))
-    server = ServerProcess(tmp_path / "data", extra_args=delays).start()
+    server = ServerProcess(deployment, extra_args=delays).start()
     client = sdk_client(server.base_url, server.account_sid, server.auth_token)
     receiver = Receiver()  # not started: connections are refused
     call = answered_call(client)
@@ -160,10 +159,9 @@ def test_a_receiver_that_was_down_gets_everything_in_order(tmp_path: Path) -> No
         server.kill()
 
 
-def test_callbacks_pending_at_sigkill_are_sent_after_restart(tmp_path: Path) -> None:
-    data = tmp_path / "data"
+def test_callbacks_pending_at_sigkill_are_sent_after_restart(deployment: Deployment) -> None:
     retry = ("--callback-retry-delays", "2")
-    server = ServerProcess(data, extra_args=retry).start()
+    server = ServerProcess(deployment, extra_args=retry).start()
     client = sdk_client(server.base_url, server.account_sid, server.auth_token)
     receiver = Receiver()  # down: every attempt before the crash is refused
     _, recording = _record_and_stop(
@@ -172,7 +170,7 @@ def test_callbacks_pending_at_sigkill_are_sent_after_restart(tmp_path: Path) -> 
     )  # fmt: skip
     server.kill()
     receiver.start()
-    restarted = ServerProcess(data, extra_args=retry).start()
+    restarted = ServerProcess(deployment, extra_args=retry).start()
     try:
         assert eventually(lambda: len(receiver.requests) == 2, timeout=15)
         statuses = [r.params["RecordingStatus"] for r in receiver.requests]
@@ -187,7 +185,7 @@ def test_a_receiver_that_always_fails_gets_a_dead_letter_that_replays(
     fast_retries: ServerProcess,
 ) -> None:
     server = fast_retries
-    keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+    keys = AccountKeys(server.account_sid, server.auth_token, server.deployment)
     client = sdk_client(server.base_url, keys.sid, keys.token)
     receiver = Receiver(status=500).start()
     try:
@@ -200,8 +198,8 @@ def test_a_receiver_that_always_fails_gets_a_dead_letter_that_replays(
         assert (letter["recording_sid"], letter["attempts"]) == (recording.sid, 4)
         assert letter["last_error"] == "HTTP 500"
         listed = subprocess.run(
-            [sys.executable, "-m", "callrec", "callbacks", "dead", "--data-dir",
-             str(server.data_dir), "--account", keys.sid, "--json"],
+            [sys.executable, "-m", "callrec", "callbacks", "dead", *server.deployment.args,
+             "--account", keys.sid, "--json"],
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         assert [item["id"] for item in json.loads(listed)] == [letter["id"]]

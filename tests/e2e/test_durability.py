@@ -8,7 +8,6 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,12 +15,12 @@ import pytest
 
 from tests.conftest import answered_call, eventually
 from tests.support.client import sdk_client
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path / "data").start()
+def own_server(deployment: Deployment) -> Iterator[ServerProcess]:
+    process = ServerProcess(deployment).start()
     yield process
     process.kill()
 
@@ -49,7 +48,7 @@ def test_sigkill_after_answer_loses_nothing(own_server: ServerProcess) -> None:
     client.calls(call.sid).recordings(stopped.sid).update(status="stopped")
     own_server.kill()
 
-    restarted = ServerProcess(own_server.data_dir).start()
+    restarted = ServerProcess(own_server.deployment).start()
     try:
         assert restarted.account_sid == own_server.account_sid
         assert restarted.auth_token == own_server.auth_token
@@ -64,11 +63,11 @@ def test_sigkill_after_answer_loses_nothing(own_server: ServerProcess) -> None:
         restarted.stop()
 
 
-def test_queued_call_is_answered_after_restart(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", answer_delay=3.0).start()
+def test_queued_call_is_answered_after_restart(deployment: Deployment) -> None:
+    server = ServerProcess(deployment, answer_delay=3.0).start()
     call = _client(server).calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
     server.kill()
-    restarted = ServerProcess(server.data_dir, answer_delay=3.0).start()
+    restarted = ServerProcess(server.deployment, answer_delay=3.0).start()
     try:
         answered = eventually(
             lambda: _client(restarted).calls(call.sid).fetch().status == "in-progress"
@@ -157,7 +156,7 @@ def test_sigkill_under_load_keeps_every_answered_change(own_server: ServerProces
     for thread in threads:
         thread.join()
 
-    restarted = ServerProcess(own_server.data_dir).start()
+    restarted = ServerProcess(own_server.deployment).start()
     try:
         for _, sid in targets:
             kinds = _timeline(restarted, sid)

@@ -22,7 +22,7 @@ from tests.conftest import AccountKeys, answered_call, eventually
 from tests.support.client import sdk_client
 from tests.support.inprocess import serving
 from tests.support.schemas import check_error
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 
 
 def _completed(client: Any, sid: str) -> Any:
@@ -166,8 +166,8 @@ def test_unknown_media_names_are_404(
     assert (response.status_code, response.json()["code"]) == (404, 20404)
 
 
-def test_public_media_setting_serves_without_credentials(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", extra_args=("--public-media",)).start()
+def test_public_media_setting_serves_without_credentials(deployment: Deployment) -> None:
+    server = ServerProcess(deployment, extra_args=("--public-media",)).start()
     try:
         client = sdk_client(server.base_url, server.account_sid, server.auth_token)
         _, recording = _record(client, 0.6)
@@ -179,7 +179,7 @@ def test_public_media_setting_serves_without_credentials(tmp_path: Path) -> None
 
 
 def test_a_recording_deleted_while_its_mp3_is_made_leaves_no_audio(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first MP3 request encodes; a DELETE that lands meanwhile must win: the download is a
     404 and no audio of the recording is left on disk. (The encoder is held back here, in a
@@ -192,7 +192,7 @@ def test_a_recording_deleted_while_its_mp3_is_made_leaves_no_audio(
         write_mp3(wav, mp3)
 
     monkeypatch.setattr("callrec.api.media.write_mp3", held_write_mp3)
-    with serving(tmp_path / "data") as server:
+    with serving(deployment) as server:
         client = sdk_client(server.base_url, server.account_sid, server.auth_token)
         call = answered_call(client)
         recording = client.calls(call.sid).recordings.create()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from tests.conftest import answered_call, eventually
 from tests.support.client import sdk_client
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 
 
 def _finished(client: Any, call_sid: str, sid: str) -> Any:
@@ -97,9 +96,9 @@ def test_soft_delete(client: Any) -> None:
     assert (raised.value.status, raised.value.code) == (404, 20404)
 
 
-def test_soft_deleted_recordings_are_shown_for_the_retention_only(tmp_path: Path) -> None:
+def test_soft_deleted_recordings_are_shown_for_the_retention_only(deployment: Deployment) -> None:
     """Twilio shows a deleted recording with IncludeSoftDeleted for 40 days; here 1 s."""
-    server = ServerProcess(tmp_path / "data", extra_args=("--soft-delete-retention", "1")).start()
+    server = ServerProcess(deployment, extra_args=("--soft-delete-retention", "1")).start()
     try:
         client = sdk_client(server.base_url, server.account_sid, server.auth_token)
         call = answered_call(client)

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import answered_call
 from tests.support.client import sdk_client
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 
 
-def test_environment_account_is_created_and_used(tmp_path: Path) -> None:
+def test_environment_account_is_created_and_used(deployment: Deployment) -> None:
     sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
     env = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": token}
-    server = ServerProcess(tmp_path / "data", env=env).start()
+    server = ServerProcess(deployment, env=env).start()
     try:
         assert (server.account_sid, server.auth_token) == (sid, token)
         call = answered_call(sdk_client(server.base_url, sid, token))
         assert call.account_sid == sid
     finally:
         server.stop()
-    again = ServerProcess(tmp_path / "data", env=env).start()
+    again = ServerProcess(deployment, env=env).start()
     try:
         client = sdk_client(again.base_url, sid, token)
         assert client.calls(call.sid).fetch().status == "in-progress"
@@ -30,23 +29,23 @@ def test_environment_account_is_created_and_used(tmp_path: Path) -> None:
         again.stop()
 
 
-def test_environment_token_must_match_existing_account(tmp_path: Path) -> None:
+def test_environment_token_must_match_existing_account(deployment: Deployment) -> None:
     sid = "AC" + secrets.token_hex(16)
     first = ServerProcess(
-        tmp_path / "data", env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "a" * 32}
+        deployment, env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "a" * 32}
     )
     first.start().stop()
     second = ServerProcess(
-        tmp_path / "data", env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "b" * 32}
+        deployment, env={"TWILIO_ACCOUNT_SID": sid, "TWILIO_AUTH_TOKEN": "b" * 32}
     )
     with pytest.raises(RuntimeError, match="different auth token"):
         second.start()
 
 
-def test_without_environment_the_first_account_is_shown_again(tmp_path: Path) -> None:
-    first = ServerProcess(tmp_path / "data").start()
+def test_without_environment_the_first_account_is_shown_again(deployment: Deployment) -> None:
+    first = ServerProcess(deployment).start()
     first.stop()
-    second = ServerProcess(tmp_path / "data").start()
+    second = ServerProcess(deployment).start()
     second.stop()
     assert (first.account_sid, first.auth_token) == (second.account_sid, second.auth_token)
     assert first.account_sid.startswith("AC")

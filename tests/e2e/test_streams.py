@@ -26,7 +26,7 @@ from callrec.media.codec import ulaw_decode
 from callrec.media.synth import tone_hz
 from tests.conftest import AccountKeys, eventually
 from tests.support.client import sdk_client
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 from tests.support.streamer import RATE, TwilioStreamer, tone
 
 INBOUND_HZ, OUTBOUND_HZ = 440.0, 1000.0
@@ -187,9 +187,9 @@ def test_binary_pcm_keeps_its_sample_rate(
         assert abs(source.getnframes() / rate - 1.8) < 0.25
 
 
-def test_sigkill_keeps_what_was_captured(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", extra_args=("--stream-grace", "1")).start()
-    keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+def test_sigkill_keeps_what_was_captured(deployment: Deployment) -> None:
+    server = ServerProcess(deployment, extra_args=("--stream-grace", "1")).start()
+    keys = AccountKeys(server.account_sid, server.auth_token, server.deployment)
     client = sdk_client(server.base_url, keys.sid, keys.token)
     call_sid = "CA" + secrets.token_hex(16)
     streamer = TwilioStreamer(
@@ -203,7 +203,7 @@ def test_sigkill_keeps_what_was_captured(tmp_path: Path) -> None:
     server.kill()
     streamer.finish()
 
-    restarted = ServerProcess(server.data_dir, extra_args=("--stream-grace", "1")).start()
+    restarted = ServerProcess(server.deployment, extra_args=("--stream-grace", "1")).start()
     try:
         client = sdk_client(restarted.base_url, keys.sid, keys.token)
         # The stream is gone: after the grace time the call ends and the recording is
@@ -238,10 +238,10 @@ def test_a_stream_replaces_the_synthetic_audio_of_a_rest_call(
     assert abs(_hz(audio[-RATE // 2 :]) - INBOUND_HZ) < 3
 
 
-def test_a_dropped_stream_may_reconnect_within_the_grace_time(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", extra_args=("--stream-grace", "2")).start()
+def test_a_dropped_stream_may_reconnect_within_the_grace_time(deployment: Deployment) -> None:
+    server = ServerProcess(deployment, extra_args=("--stream-grace", "2")).start()
     try:
-        keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+        keys = AccountKeys(server.account_sid, server.auth_token, server.deployment)
         client = sdk_client(server.base_url, keys.sid, keys.token)
         call_sid = "CA" + secrets.token_hex(16)
 
@@ -267,10 +267,12 @@ def test_a_dropped_stream_may_reconnect_within_the_grace_time(tmp_path: Path) ->
         server.stop()
 
 
-def test_a_text_message_on_a_binary_stream_closes_it_and_its_call_ends(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data", extra_args=("--stream-grace", "1")).start()
+def test_a_text_message_on_a_binary_stream_closes_it_and_its_call_ends(
+    deployment: Deployment,
+) -> None:
+    server = ServerProcess(deployment, extra_args=("--stream-grace", "1")).start()
     try:
-        keys = AccountKeys(server.account_sid, server.auth_token, server.data_dir)
+        keys = AccountKeys(server.account_sid, server.auth_token, server.deployment)
         client = sdk_client(server.base_url, keys.sid, keys.token)
         call_sid = "CA" + secrets.token_hex(16)
         with connect(

@@ -14,7 +14,7 @@ from pathlib import Path
 import uvicorn
 
 from callrec.server import Config, build
-from tests.support.server import free_port
+from tests.support.server import Deployment, free_port
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,16 @@ class InProcess:
 
 
 @contextlib.contextmanager
-def serving(data_dir: Path) -> Iterator[InProcess]:
+def serving(deployment: Deployment) -> Iterator[InProcess]:
     threshold = gc.get_threshold()
     port = free_port()
     app, accounts = build(
-        Config(data_dir, answer_delay_seconds=0.1, base_url=f"http://127.0.0.1:{port}")
+        Config(
+            deployment.data_dir,
+            answer_delay_seconds=0.1,
+            base_url=f"http://127.0.0.1:{port}",
+            database=deployment.database,
+        )
     )
     account, token = accounts.create_account("in-process test")
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
@@ -41,7 +46,7 @@ def serving(data_dir: Path) -> Iterator[InProcess]:
         assert time.monotonic() < deadline, "the in-process server did not start"
         time.sleep(0.02)
     try:
-        yield InProcess(f"http://127.0.0.1:{port}", account.sid, token, data_dir)
+        yield InProcess(f"http://127.0.0.1:{port}", account.sid, token, deployment.data_dir)
     finally:
         server.should_exit = True
         thread.join(timeout=20)

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,15 +25,31 @@ def free_port() -> int:
         return port
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """Where a deployment keeps its state: a data directory, and its PostgreSQL database (None:
+    SQLite in the data directory)."""
+
+    data_dir: Path
+    database: str | None = None
+
+    @property
+    def args(self) -> list[str]:
+        """The options that name it, for `callrec serve` and every other command."""
+        database = ["--database", self.database] if self.database else []
+        return ["--data-dir", str(self.data_dir), *database]
+
+
 class ServerProcess:
     def __init__(
         self,
-        data_dir: Path,
+        deployment: Deployment,
         answer_delay: float = 0.2,
         env: dict[str, str] | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
-        self.data_dir = data_dir
+        self.deployment = deployment
+        self.data_dir = deployment.data_dir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._answer_delay = answer_delay
@@ -44,7 +61,7 @@ class ServerProcess:
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir / "server.log"
+        return self.data_dir / f"server-{self.port}.log"  # processes may share the data dir
 
     def start(self) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,8 +74,7 @@ class ServerProcess:
             "serve",
             "--port",
             str(self.port),
-            "--data-dir",
-            str(self.data_dir),
+            *self.deployment.args,
             "--answer-delay",
             str(self._answer_delay),
             *self._extra_args,

@@ -21,12 +21,12 @@ import logging
 import threading
 from collections.abc import Awaitable, Coroutine, Sequence
 from functools import lru_cache
-from importlib import resources
 from typing import Any, TypeVar
 
 import asyncpg
 
 from callrec.storage.base import Conflict, StorageError, Work
+from callrec.storage.schema import migrations
 from callrec.storage.sql_tx import Row, SqlTx
 
 T = TypeVar("T")
@@ -44,6 +44,12 @@ RETRIES = 5
 #: The first key of callrec's advisory locks ("call"); the second names what is locked.
 LOCK_SPACE = 0x63616C6C
 MIGRATION_LOCK = 0  # processes are numbered from 1
+#: Presence locks held in this database (advisory locks are per database: one server may hold
+#: several deployments, whose process ids overlap).
+_THIS_DATABASE_LOCKS = (
+    f"locktype = 'advisory' AND classid = {LOCK_SPACE} AND objsubid = 2 AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 RETRIED = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
@@ -84,9 +90,8 @@ class PostgresTx(SqlTx):
 
     def _presence_gone(self) -> str:
         return (
-            " AND NOT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'"
-            f" AND classid = {LOCK_SPACE} AND objid::bigint = processes.id AND objsubid = 2"
-            " AND granted)"
+            f" AND NOT EXISTS (SELECT 1 FROM pg_locks WHERE {_THIS_DATABASE_LOCKS}"
+            " AND objid::bigint = processes.id)"
         )
 
 
@@ -129,9 +134,7 @@ class PostgresPresence:
             raise StorageError("presence: not connected")
         try:
             held = await self._conn.fetch(
-                "SELECT objid::bigint AS id FROM pg_locks WHERE locktype = 'advisory'"
-                " AND classid = $1 AND objsubid = 2 AND granted",
-                LOCK_SPACE,
+                f"SELECT objid::bigint AS id FROM pg_locks WHERE {_THIS_DATABASE_LOCKS}",
                 timeout=COMMAND_TIMEOUT_SECONDS,
             )
         except DATABASE_ERRORS as error:
@@ -245,13 +248,6 @@ class PostgresStore:
     async def _migrate(self) -> None:
         """Apply, in order and each once, the migrations not yet applied; processes that start
         together wait for each other on an advisory lock."""
-        scripts = sorted(
-            (entry.name, entry.read_text("utf-8"))
-            for entry in resources.files("callrec.storage")
-            .joinpath("migrations/postgresql")
-            .iterdir()
-            if entry.name.endswith(".sql")
-        )
         try:
             conn = await self._connect()
         except DATABASE_ERRORS as error:
@@ -262,14 +258,13 @@ class PostgresStore:
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)"
             )
             done = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
-            for name, script in scripts:
+            for name, statements in migrations("postgresql"):
                 if name in done:
                     continue
                 log.info("applying migration %s", name)
                 async with conn.transaction():
-                    for statement in script.split(";\n"):
-                        if statement.strip():
-                            await conn.execute(statement)
+                    for statement in statements:
+                        await conn.execute(statement)
                     await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
         except DATABASE_ERRORS as error:
             raise StorageError(f"migrating the database: {error!r}") from error

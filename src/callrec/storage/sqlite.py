@@ -17,12 +17,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from callrec.storage.base import StorageError, Work
 from callrec.storage.group_commit import GroupCommitter, run_to_end
+from callrec.storage.schema import migrations
 from callrec.storage.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
@@ -50,22 +50,16 @@ def connect(path: Path, same_thread: bool = True) -> sqlite3.Connection:
 
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply, in order and each once, the migrations not yet applied."""
-    scripts = sorted(
-        (entry.name, entry.read_text("utf-8"))
-        for entry in resources.files("callrec.storage").joinpath("migrations/sqlite").iterdir()
-        if entry.name.endswith(".sql")
-    )
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
         done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
-        for name, script in scripts:
+        for name, statements in migrations("sqlite"):
             if name in done:
                 continue
             log.info("applying migration %s", name)
-            for statement in script.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in statements:
+                conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
         conn.execute("COMMIT")
     except BaseException:

@@ -1,6 +1,6 @@
 -- Several processes on one database (docs/ARCHITECTURE.md, "Several processes"): the processes
 -- of a deployment; which of them runs each call's live side (its timers, its media stream, the
--- capture gates of its recordings), finalizes each stopped recording and sends each callback;
+-- capture gates of its recordings), finalizes each stopped recording and sends each callback,
 -- and, for the events callrec records by itself (a gap in the audio), why. The process columns
 -- have no foreign keys on purpose: on PostgreSQL every insert would share-lock its process's
 -- row, and many inserts at once would pile their locks onto that one row.
