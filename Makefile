@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 DATA   ?= var
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean postgres-binaries
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -33,8 +33,16 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev
+unit: $(VENV)/.dev postgres-binaries
 	$(BIN)/pytest -q
+
+# The suite runs on SQLite and on a PostgreSQL cluster it starts itself (or on the server that
+# CALLREC_TEST_DATABASE_URL names): it needs the server binaries, Debian's `postgresql` package.
+postgres-binaries:
+	@[ -n "$$CALLREC_TEST_DATABASE_URL" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 \
+		|| [ -x "$$(pg_config --bindir 2>/dev/null)/postgres" ] \
+		|| { echo "make test needs PostgreSQL's server binaries: apt-get install postgresql"\
+		          " (or set CALLREC_TEST_DATABASE_URL to a server to use)"; exit 1; }
 
 test: lint typecheck unit
 

@@ -76,11 +76,7 @@ class Sealer:
             return cls(env.encode("ascii"))
         path = data_dir / "secret.key"
         if not path.exists():
-            data_dir.mkdir(parents=True, exist_ok=True)
-            key = Fernet.generate_key()
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as file:
-                file.write(key)
+            _make_key(path)
         return cls(path.read_bytes().strip())
 
     def seal(self, secret: str) -> bytes:
@@ -92,6 +88,25 @@ class Sealer:
             return self._fernet.decrypt(sealed).decode("utf-8")
         except InvalidToken:
             return None
+
+
+def _make_key(path: Path) -> None:
+    """A new key at `path`, unless another process made one first. Written aside, then linked
+    into place: several processes starting together on one data directory all read one whole
+    key, whichever of them made it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(Fernet.generate_key())
+        file.flush()
+        os.fsync(file.fileno())
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process's key is the key
+    finally:
+        draft.unlink()
 
 
 def fingerprint(secret: str, key: bytes) -> bytes:

@@ -133,6 +133,7 @@ def build(
         public_media=config.public_media,
         forward=forwarder(peers),
         peer_key=peer_key,
+        process=me,
     )
 
     async def start() -> None:

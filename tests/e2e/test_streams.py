@@ -9,7 +9,6 @@ import io
 import secrets
 import time
 import wave
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,63 +24,40 @@ from callrec.domain.model import RecordingTrack
 from callrec.media.codec import ulaw_decode
 from callrec.media.synth import tone_hz
 from tests.conftest import AccountKeys, eventually
+from tests.support.audio import (
+    INBOUND_HZ,
+    OUTBOUND_HZ,
+    Caller,
+    basic_auth,
+    dominant_hz,
+    longest_silence,
+    secret_kept,
+    wav,
+    ws_url,
+)
 from tests.support.client import sdk_client
 from tests.support.server import Deployment, ServerProcess
 from tests.support.streamer import RATE, TwilioStreamer, tone
 
-INBOUND_HZ, OUTBOUND_HZ = 440.0, 1000.0
-
 
 def _basic(account: AccountKeys) -> dict[str, str]:
-    token = base64.b64encode(f"{account.sid}:{account.token}".encode()).decode()
-    return {"Authorization": f"Basic {token}"}
+    return basic_auth(account.sid, account.token)
 
 
 def _ws(server: ServerProcess, query: str = "") -> str:
-    return f"ws://127.0.0.1:{server.port}/streams{query}"
+    return ws_url(server, query)
 
 
 def _wav(server: ServerProcess, account: AccountKeys, sid: str) -> npt.NDArray[np.int16]:
-    response = httpx.get(
-        f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Recordings/{sid}.wav",
-        auth=(account.sid, account.token),
-    )
-    assert response.status_code == 200
-    with wave.open(io.BytesIO(response.content)) as source:
-        data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-        assert source.getframerate() == RATE
-        return data.reshape(-1, source.getnchannels())
-
-
-def _hz(samples: npt.NDArray[np.int16]) -> float:
-    spectrum = np.abs(np.fft.rfft(samples.astype(np.float64)))
-    return float(np.fft.rfftfreq(samples.size, 1 / RATE)[int(np.argmax(spectrum[1:])) + 1])
-
-
-def _silent_run(samples: npt.NDArray[np.int16]) -> int:
-    quiet = np.abs(samples.astype(np.int32)) <= 100
-    best = run = 0
-    for value in quiet:
-        run = run + 1 if value else 0
-        best = max(best, run)
-    return best
+    return wav(server, account.sid, account.token, sid)
 
 
 def test_pauses_cut_the_streamed_audio_and_nothing_paused_is_kept(
     server: ServerProcess, account: AccountKeys, client: Any
 ) -> None:
     call_sid = "CA" + secrets.token_hex(16)
-    secret_frames: set[int] = set()
-    secret = {"on": False}
-    noise = np.random.default_rng(7)
-
-    def audio(track: str, frame: int) -> npt.NDArray[np.int16]:
-        if track == "inbound" and secret["on"]:
-            secret_frames.add(frame)  # the card number: random, so findable byte for byte
-            return noise.integers(-20000, 20000, 160).astype(np.int16)
-        return tone(INBOUND_HZ if track == "inbound" else OUTBOUND_HZ, frame)
-
-    streamer = TwilioStreamer(_ws(server), account.sid, call_sid, _basic(account), audio).start()
+    caller = Caller()
+    streamer = TwilioStreamer(_ws(server), account.sid, call_sid, _basic(account), caller).start()
     try:
         streamer.wait_for_frame(10)
         call = client.calls(call_sid).fetch()  # the stream created the call
@@ -91,9 +67,9 @@ def test_pauses_cut_the_streamed_audio_and_nothing_paused_is_kept(
         streamer.wait_for_frame(streamer.sent + 50)  # 1 s recorded
         client.calls(call_sid).recordings(skip.sid).update(status="paused", pause_behavior="skip")
         client.calls(call_sid).recordings(silence.sid).update(status="paused")
-        secret["on"] = True
+        caller.secret = True
         streamer.wait_for_frame(streamer.sent + 75)  # 1.5 s of card number
-        secret["on"] = False
+        caller.secret = False
         client.calls(call_sid).recordings(skip.sid).update(status="in-progress")
         client.calls(call_sid).recordings(silence.sid).update(status="in-progress")
         streamer.wait_for_frame(streamer.sent + 50)  # 1 s more
@@ -105,25 +81,18 @@ def test_pauses_cut_the_streamed_audio_and_nothing_paused_is_kept(
         assert eventually(lambda s=sid: client.recordings(s).fetch().status in done)
     assert client.calls(call_sid).fetch().status == "completed"
     skipped, kept = _wav(server, account, skip.sid), _wav(server, account, silence.sid)
-    assert secret_frames
-    assert abs(len(kept) - len(skipped) - len(secret_frames) * 160) <= 4 * 160
+    assert caller.secret_frames
+    assert abs(len(kept) - len(skipped) - len(caller.secret_frames) * 160) <= 4 * 160
     assert abs(len(skipped) / RATE - 2.0) < 0.25
-    assert abs(_hz(kept[:, 0]) - INBOUND_HZ) < 3  # inbound on the first channel
-    assert abs(_hz(kept[:, 1]) - OUTBOUND_HZ) < 3
-    assert abs(_silent_run(kept[:, 0]) - len(secret_frames) * 160) <= 4 * 160
-    assert _silent_run(skipped[:, 0]) < 160 * 3
+    assert abs(dominant_hz(kept[:, 0]) - INBOUND_HZ) < 3  # inbound on the first channel
+    assert abs(dominant_hz(kept[:, 1]) - OUTBOUND_HZ) < 3
+    assert abs(longest_silence(kept[:, 0]) - len(caller.secret_frames) * 160) <= 4 * 160
+    assert longest_silence(skipped[:, 0]) < 160 * 3
 
     # The search can find what was kept: a frame from before the pause is in the inbound channel.
-    heard = ulaw_decode(streamer.payloads[min(secret_frames) - 10]).astype("<i2").tobytes()
+    heard = ulaw_decode(streamer.payloads[min(caller.secret_frames) - 10]).astype("<i2").tobytes()
     assert heard in kept[:, 0].astype("<i2").tobytes()
-    stored = b"".join(
-        path.read_bytes() for path in Path(server.data_dir).rglob("*") if path.is_file()
-    )
-    for frame in secret_frames:
-        mulaw = streamer.payloads[frame]
-        pcm = ulaw_decode(mulaw).astype("<i2").tobytes()
-        assert mulaw not in stored
-        assert pcm not in stored
+    assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
 
 
 def test_signature_authenticates_the_stream(
@@ -234,8 +203,8 @@ def test_a_stream_replaces_the_synthetic_audio_of_a_rest_call(
     assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
     audio = _wav(server, account, recording.sid)[:, 0]
     synthetic = tone_hz(call.sid, RecordingTrack.INBOUND)
-    assert abs(_hz(audio[: RATE // 2]) - synthetic) < 3
-    assert abs(_hz(audio[-RATE // 2 :]) - INBOUND_HZ) < 3
+    assert abs(dominant_hz(audio[: RATE // 2]) - synthetic) < 3
+    assert abs(dominant_hz(audio[-RATE // 2 :]) - INBOUND_HZ) < 3
 
 
 def test_a_dropped_stream_may_reconnect_within_the_grace_time(deployment: Deployment) -> None:

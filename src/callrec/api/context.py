@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
 from callrec.api.resource import Forward
+from callrec.ids import ProcessIdentity
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
@@ -33,6 +34,8 @@ class Services:
     forward: Forward | None = None
     #: Signs and checks what the processes of the deployment ask each other.
     peer_key: bytes = b""
+    #: This process's id in its deployment.
+    process: ProcessIdentity = field(default_factory=ProcessIdentity)
 
     def base_url(self, request: Request) -> str:
         if self.public_url:

@@ -44,6 +44,8 @@ def routes(services: Services) -> list[Route]:
                 "frames_received": media.frames_received,
                 "frames_captured": media.frames_captured,
                 "frames_dropped_while_paused": media.frames_gated,
+                "frames_dropped_while_fenced": media.frames_fenced,
+                "process_id": services.process.id,
                 "frame_lag_ms": {
                     "p50": media.lag.percentile_ms(0.50),
                     "p99": media.lag.percentile_ms(0.99),

@@ -145,4 +145,7 @@ def event(event: RecordingEvent) -> dict[str, Any]:
         "pause_behavior": event.pause_behavior,
         # Where in the call's audio it took effect (ms since the call was answered).
         "media_at_ms": None if event.media_at is None else event.media_at // 1000,
+        # Why, for what callrec records by itself: a gap in the audio (`interrupted`) and its
+        # end (`restored`).
+        "detail": event.detail,
     }

@@ -18,7 +18,7 @@ from callrec.credentials import (
 from callrec.domain.errors import InvalidParameter, NotFound
 from callrec.domain.model import Account
 from callrec.ids import ACCOUNT_SID, Clock, SidFactory, is_sid
-from callrec.storage.base import Credential, Store, Tx
+from callrec.storage.base import Conflict, Credential, Store, Tx
 
 #: How long a verified secret is trusted without another scrypt check. Bounds how long a
 #: deleted credential keeps working in a running server.
@@ -107,8 +107,13 @@ class AccountService:
 
         account, credential = self._store.run_now(existing)
         if account is None or credential is None:
-            account, _ = self.create_account("callrec account", sid=sid, token=token)
-            return account
+            try:
+                account, _ = self.create_account("callrec account", sid=sid, token=token)
+                return account
+            except Conflict:  # another process of the deployment created it meanwhile
+                account, credential = self._store.run_now(existing)
+                assert account is not None
+                assert credential is not None
         if not verify_secret(token, credential.secret_hash):
             raise InvalidParameter(
                 "TWILIO_AUTH_TOKEN", f"Account {sid} exists here with a different auth token"

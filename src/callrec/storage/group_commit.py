@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from callrec.storage.base import StorageError, Work
+from callrec.storage.base import Conflict, StorageError, Work
 from callrec.storage.sqlite_tx import SqliteTx
 
 T = TypeVar("T")
@@ -108,6 +108,13 @@ async def _begin(conn: sqlite3.Connection) -> None:
         await asyncio.sleep(LOCK_RETRY_SECONDS)
 
 
+def conflict(error: Exception) -> Exception:
+    """A unique key written twice is a Conflict, on SQLite as on PostgreSQL."""
+    if isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error):
+        return Conflict(str(error))
+    return error
+
+
 def run_to_end(awaitable: Awaitable[T]) -> T:
     """Run a unit of work on SQLite to its end, here and now.
 
@@ -132,6 +139,6 @@ def _run_unit(cursor: sqlite3.Cursor, tx: SqliteTx, work: Work[Any]) -> tuple[bo
     except Exception as exc:  # the unit's own failure: undo it alone
         cursor.execute("ROLLBACK TO unit")
         cursor.execute("RELEASE unit")
-        return False, exc
+        return False, conflict(exc)
     cursor.execute("RELEASE unit")
     return True, result

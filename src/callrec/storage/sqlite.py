@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from callrec.storage.base import StorageError, Work
-from callrec.storage.group_commit import GroupCommitter, run_to_end
+from callrec.storage.group_commit import GroupCommitter, conflict, run_to_end
 from callrec.storage.schema import migrations
 from callrec.storage.sqlite_tx import SqliteTx
 
@@ -132,8 +132,11 @@ class SqliteStore:
         return SqlitePresence(self._path)
 
     def run_now(self, work: Work[T]) -> T:
-        with contextlib.closing(connect(self._path)) as conn, _transaction(conn):
-            return run_to_end(work(SqliteTx(conn)))
+        try:
+            with contextlib.closing(connect(self._path)) as conn, _transaction(conn):
+                return run_to_end(work(SqliteTx(conn)))
+        except sqlite3.IntegrityError as error:
+            raise conflict(error) from error
 
     async def close(self) -> None:
         if self._closed:

@@ -1,0 +1,242 @@
+"""Several server processes on one PostgreSQL database: any of them answers any request, a pause
+answered by one reaches the stream that another holds, and one's death loses nothing.
+
+Three real processes share one data directory and one database; requests go to all of them; a
+real media stream is connected to one. The audio is analysed as in the single-process stream
+test: the skip span cut, the silence span silent, and not one byte of what was said while paused
+anywhere under the data directory."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import eventually
+from tests.support.audio import (
+    INBOUND_HZ,
+    Caller,
+    Timeline,
+    basic_auth,
+    dominant_hz,
+    longest_silence,
+    secret_kept,
+    wav,
+    ws_url,
+)
+from tests.support.client import sdk_client
+from tests.support.postgres import PostgresServer
+from tests.support.receiver import Receiver
+from tests.support.server import Deployment, ServerProcess
+from tests.support.streamer import TwilioStreamer
+
+FRAME = 160  # samples of one 20 ms frame at 8 kHz
+
+
+class Fleet:
+    """Server processes of one deployment, started together, with one account given to all."""
+
+    def __init__(self, deployment: Deployment, size: int, *extra_args: str) -> None:
+        self.sid, self.token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+        env = {"TWILIO_ACCOUNT_SID": self.sid, "TWILIO_AUTH_TOKEN": self.token}
+        self.servers = [
+            ServerProcess(deployment, env=env, extra_args=extra_args) for _ in range(size)
+        ]
+        failures: list[BaseException] = []
+
+        def start(server: ServerProcess) -> None:
+            try:
+                server.start()
+            except BaseException as error:  # reported below, in the test's thread
+                failures.append(error)
+
+        threads = [threading.Thread(target=start, args=(s,)) for s in self.servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            self.kill()
+            raise failures[0]
+
+    def client(self, index: int) -> Any:
+        return sdk_client(self.servers[index].base_url, self.sid, self.token)
+
+    def events(self, index: int, recording_sid: str) -> list[dict[str, Any]]:
+        server = self.servers[index]
+        url = f"{server.base_url}/_callrec/Accounts/{self.sid}/Recordings/{recording_sid}"
+        response = httpx.get(f"{url}/Events.json", auth=(self.sid, self.token))
+        events: list[dict[str, Any]] = response.json()["events"]
+        return events
+
+    def kill(self) -> None:
+        for server in self.servers:
+            server.kill()
+
+
+@pytest.fixture
+def shared(postgres: PostgresServer, tmp_path: Path) -> Deployment:
+    return Deployment(tmp_path / "data", postgres.create_database())
+
+
+@pytest.fixture
+def fleet(shared: Deployment) -> Iterator[Fleet]:
+    started = Fleet(shared, 3, "--stream-grace", "1")
+    yield started
+    started.kill()
+
+
+def test_processes_started_together_share_one_schema_and_one_account(fleet: Fleet) -> None:
+    # All three migrated one database and were given the same new account at once.
+    for index in range(3):
+        server = fleet.servers[index]
+        assert (server.account_sid, server.auth_token) == (fleet.sid, fleet.token)
+        assert fleet.client(index).calls.list() == []
+
+
+def test_a_pause_through_another_process_reaches_the_stream(fleet: Fleet) -> None:
+    a, b, c = 0, 1, 2
+    call_sid = "CA" + secrets.token_hex(16)
+    caller = Caller()
+    streamer = TwilioStreamer(
+        ws_url(fleet.servers[a]), fleet.sid, call_sid, basic_auth(fleet.sid, fleet.token), caller
+    ).start()
+    try:
+        streamer.wait_for_frame(10)
+        skip = fleet.client(b).calls(call_sid).recordings.create(recording_channels="dual")
+        silence = fleet.client(c).calls(call_sid).recordings.create(recording_channels="dual")
+        streamer.wait_for_frame(streamer.sent + 50)  # 1 s recorded
+        fleet.client(b).calls(call_sid).recordings(skip.sid).update(
+            status="paused", pause_behavior="skip"
+        )
+        fleet.client(c).calls(call_sid).recordings(silence.sid).update(status="paused")
+        caller.secret = True  # both pauses answered, by processes other than the stream's
+        streamer.wait_for_frame(streamer.sent + 75)  # 1.5 s of card number
+        caller.secret = False
+        fleet.client(c).calls(call_sid).recordings(skip.sid).update(status="in-progress")
+        fleet.client(b).calls(call_sid).recordings(silence.sid).update(status="in-progress")
+        streamer.wait_for_frame(streamer.sent + 50)
+        # By Twilio.CURRENT, through the third process: stop one, then pause the other.
+        fleet.client(b).calls(call_sid).recordings(silence.sid).update(status="stopped")
+        current = fleet.client(c).calls(call_sid).recordings("Twilio.CURRENT")
+        assert current.update(status="paused", pause_behavior="skip").sid == skip.sid
+        caller.secret = True
+        streamer.wait_for_frame(streamer.sent + 25)
+        caller.secret = False
+        current.update(status="in-progress")
+        streamer.wait_for_frame(streamer.sent + 25)
+    finally:
+        streamer.finish()  # `stop`: the call ends, its recordings stop
+
+    client = fleet.client(c)
+    for sid in (skip.sid, silence.sid):
+        assert eventually(lambda s=sid: client.recordings(s).fetch().status == "completed")
+    skipped = wav(fleet.servers[b], fleet.sid, fleet.token, skip.sid)
+    kept = wav(fleet.servers[c], fleet.sid, fleet.token, silence.sid)
+    secret = caller.secret_frames
+    # The audio agrees with each timeline to a frame, whichever process answered what: the
+    # skip spans cut, the silence span silent for as long as it lasted.
+    skip_timeline = Timeline.of(fleet.events(a, skip.sid))
+    silence_timeline = Timeline.of(fleet.events(b, silence.sid))
+    assert abs(len(skipped) - skip_timeline.samples) <= FRAME
+    assert abs(len(kept) - silence_timeline.samples) <= FRAME
+    assert longest_silence(skipped[:, 0]) < 3 * FRAME
+    ((begin, end, _),) = silence_timeline.pauses
+    assert abs(longest_silence(kept[:, 0]) - (end - begin)) <= 2 * FRAME
+    assert len(secret) * FRAME <= sum(end - begin for begin, end, _ in skip_timeline.pauses)
+    assert abs(dominant_hz(kept[:, 0]) - INBOUND_HZ) < 3
+    assert secret_kept(fleet.servers[a].data_dir, streamer.payloads, secret) == []
+    # Each timeline says who did what, in order, whichever process answered.
+    kinds = [event["kind"] for event in fleet.events(a, skip.sid)]
+    assert kinds[:6] == ["started", "paused", "resumed", "paused", "resumed", "stopped"]
+
+
+def test_sigkill_of_the_streams_process_ends_its_calls_complete(fleet: Fleet) -> None:
+    a, b = 0, 1
+    receiver = Receiver().start()
+    call_sid = "CA" + secrets.token_hex(16)
+    streamer = TwilioStreamer(
+        ws_url(fleet.servers[a]), fleet.sid, call_sid, basic_auth(fleet.sid, fleet.token),
+        Caller(),
+    )  # fmt: skip
+    streamer.send_stop = False
+    try:
+        streamer.start()
+        streamer.wait_for_frame(10)
+        recording = (
+            fleet.client(b)
+            .calls(call_sid)
+            .recordings.create(
+                recording_status_callback=f"{receiver.base}/cb",
+                recording_status_callback_event=["in-progress", "completed"],
+            )
+        )
+        streamer.wait_for_frame(streamer.sent + 100)  # 2 s captured, on a
+        fleet.servers[a].kill()
+        streamer.finish()
+
+        # Another process takes the call over, waits the grace time for the stream to come
+        # back, then ends it; the recording is rendered from what a had captured.
+        client = fleet.client(b)
+        done = eventually(
+            lambda: (r := client.recordings(recording.sid).fetch()).status == "completed" and r,
+            timeout=20,
+        )
+        assert done
+        assert int(done.duration) >= 1
+        assert client.calls(call_sid).fetch().status == "completed"
+        assert abs(dominant_hz(wav(fleet.servers[b], fleet.sid, fleet.token, recording.sid)[:, 0])
+                   - INBOUND_HZ) < 3  # fmt: skip
+        # The timeline says the audio stopped because a process died, not because of a pause.
+        events = fleet.events(b, recording.sid)
+        (gap,) = [event for event in events if event["kind"] == "interrupted"]
+        assert "process" in gap["detail"]
+        assert [e["kind"] for e in events if e["kind"] in ("paused", "resumed")] == []
+        # Both callbacks arrive once, in order: the completed one sent by a live process.
+        assert eventually(lambda: len(receiver.requests) == 2, timeout=10)
+        time.sleep(0.5)
+        assert [r.params["RecordingStatus"] for r in receiver.requests] == [
+            "in-progress",
+            "completed",
+        ]
+    finally:
+        receiver.stop()
+
+
+def test_a_stream_may_come_back_to_another_process(fleet: Fleet) -> None:
+    a, b, c = 0, 1, 2
+    call_sid = "CA" + secrets.token_hex(16)
+    auth = basic_auth(fleet.sid, fleet.token)
+
+    def stream_to(index: int, frames: int, caller: Caller) -> TwilioStreamer:
+        streamer = TwilioStreamer(ws_url(fleet.servers[index]), fleet.sid, call_sid, auth, caller)
+        streamer.send_stop = False  # the socket just goes away
+        streamer.start().wait_for_frame(frames)
+        return streamer
+
+    first = stream_to(a, 10, Caller())
+    recording = fleet.client(c).calls(call_sid).recordings.create()
+    first.wait_for_frame(first.sent + 25)
+    first.finish()  # dropped: a gives it the grace time
+    caller = Caller()
+    second = stream_to(b, 25, caller)  # back within it, on b: a hands the call over
+    fleet.client(c).calls(call_sid).recordings(recording.sid).update(status="paused")
+    caller.secret = True
+    second.wait_for_frame(second.sent + 25)
+    caller.secret = False
+    fleet.client(a).calls(call_sid).recordings(recording.sid).update(status="in-progress")
+    second.wait_for_frame(second.sent + 25)
+    fleet.client(a).calls(call_sid).update(status="completed")
+    second.finish()
+
+    client = fleet.client(c)
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    kinds = [event["kind"] for event in fleet.events(c, recording.sid)]
+    assert kinds[:5] == ["started", "interrupted", "restored", "paused", "resumed"]
+    assert secret_kept(fleet.servers[a].data_dir, second.payloads, caller.secret_frames) == []
