@@ -8,7 +8,7 @@ CALLREC_TEST_DATABASE_URL names), a database of its own for each deployment."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,9 @@ import httpx
 import pytest
 
 from callrec.server import open_accounts
+from callrec.storage.base import Store
+from callrec.storage.postgres import PostgresStore
+from callrec.storage.sqlite import SqliteStore
 from tests.support.client import sdk_client
 from tests.support.postgres import PostgresServer, open_server
 from tests.support.schemas import check_answer
@@ -50,6 +53,18 @@ def new_deployment(request: pytest.FixtureRequest, backend: str, data_dir: Path)
 def deployment(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Deployment:
     """A new, empty deployment of the backend under test."""
     return new_deployment(request, backend, tmp_path / "data")
+
+
+@pytest.fixture
+def new_store(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Callable[[], Store]:
+    """Makes stores on one new database of the backend under test: each call opens (and
+    migrates) another store on that same database. A store is `open`ed in its event loop."""
+    if backend == "sqlite":
+        path = tmp_path / "callrec.db"
+        return lambda: SqliteStore(path)
+    postgres: PostgresServer = request.getfixturevalue("postgres")
+    url = postgres.create_database()
+    return lambda: PostgresStore(url)
 
 
 @pytest.fixture(scope="session")

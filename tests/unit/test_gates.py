@@ -1,10 +1,12 @@
 """Capture gates follow what was committed last, whatever the order in which the answers to
-concurrent updates of one recording resume: a resume committed before a pause in the same group
-must not open the gate the pause closed. Real store, real hub, the recording service itself."""
+concurrent updates of one recording resume: a resume committed before a pause (in the same group
+on SQLite, one after the other on the recording's lock on PostgreSQL) must not open the gate the
+pause closed. Real stores, real hub, the recording service itself."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,40 +26,49 @@ from callrec.media.hub import MediaHub
 from callrec.service.deps import Deps, Settings
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
-from callrec.storage.base import Custody, StorageError, Tx, Work
-from callrec.storage.sqlite import SqliteStore
+from callrec.storage.base import Custody, StorageError, Store, Tx, Work
 
 T = TypeVar("T")
+NewStore = Callable[[], Store]
 
 ACCOUNT = Account("AC" + "a" * 32, "test", None, 0)
 FRAME = bytes(160)  # 20 ms of 8 kHz μ-law
 
 
-class _FailingStore(SqliteStore):
-    """Fails the next write's unit after it ran: the unit is rolled back, as on any error."""
+class _FailingStore:
+    """A store that fails the next write's unit after it ran: the unit is rolled back, as on
+    any error."""
 
-    fail_next = False
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.fail_next = False
+        self.read = store.read
+        self.run_now = store.run_now
+        self.presence = store.presence
+        self.open = store.open
+        self.close = store.close
 
     async def write(self, work: Work[T]) -> T:
         if not self.fail_next:
-            return await super().write(work)
+            return await self.store.write(work)
         self.fail_next = False
 
         async def failing(tx: Tx) -> T:
             await work(tx)
             raise StorageError("disk full")
 
-        return await super().write(failing)
+        return await self.store.write(failing)
 
 
 async def _scenario(
-    data: Path, targets: list[RecordingStatus], fail: bool = False
+    data: Path, store: Store, targets: list[RecordingStatus], fail: bool = False
 ) -> tuple[RecordingStatus | None, int]:
     """Start a streamed recording, pause it, send `targets` as concurrent updates (one group,
     in this order; with `fail`, the last one fails), then one frame: the committed status, and
     whether the frame was captured."""
-    store = _FailingStore(data / "db.sqlite")
-    store.run_now(lambda tx: tx.insert_account(ACCOUNT))
+    store = _FailingStore(store)
+    await store.open()
+    await store.write(lambda tx: tx.insert_account(ACCOUNT))
     media = MediaHub(MediaFiles(data / "media"))
     deps = Deps(store, system_clock, new_sid, media, media.files, Settings(answer_delay=0))
     lifecycle = Lifecycle(deps)
@@ -80,7 +91,7 @@ async def _scenario(
         results.append(await update(targets[-1]))
     except StorageError:
         assert fail
-    committed = store.run_now(lambda tx: tx.recording(recording.sid))
+    committed = await store.read(lambda tx: tx.recording(recording.sid))
     captured_before = media.stats.frames_captured
     media.frame(call.sid, RecordingTrack.INBOUND, 0, FRAME)
     captured = media.stats.frames_captured - captured_before
@@ -90,20 +101,25 @@ async def _scenario(
     return (committed.status if committed else None), captured
 
 
-def test_a_pause_committed_after_a_resume_keeps_the_gate_closed(tmp_path: Path) -> None:
-    status, captured = asyncio.run(
-        _scenario(tmp_path, [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED])
-    )
+def test_a_pause_committed_after_a_resume_keeps_the_gate_closed(
+    tmp_path: Path, new_store: NewStore
+) -> None:
+    targets = [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED]
+    status, captured = asyncio.run(_scenario(tmp_path, new_store(), targets))
     assert (status, captured) == (RecordingStatus.PAUSED, 0)
 
 
-def test_a_pause_that_fails_leaves_the_gate_as_committed(tmp_path: Path) -> None:
+def test_a_pause_that_fails_leaves_the_gate_as_committed(
+    tmp_path: Path, new_store: NewStore
+) -> None:
     targets = [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED]
-    status, captured = asyncio.run(_scenario(tmp_path, targets, fail=True))
+    status, captured = asyncio.run(_scenario(tmp_path, new_store(), targets, fail=True))
     assert (status, captured) == (RecordingStatus.IN_PROGRESS, 1)
 
 
-def test_a_resume_committed_after_a_pause_opens_the_gate(tmp_path: Path) -> None:
+def test_a_resume_committed_after_a_pause_opens_the_gate(
+    tmp_path: Path, new_store: NewStore
+) -> None:
     targets = [RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED, RecordingStatus.IN_PROGRESS]
-    status, captured = asyncio.run(_scenario(tmp_path, targets))
+    status, captured = asyncio.run(_scenario(tmp_path, new_store(), targets))
     assert (status, captured) == (RecordingStatus.IN_PROGRESS, 1)

@@ -1,4 +1,5 @@
-"""The SQLite store: group commit isolates units, answers only after commit, survives reopening."""
+"""What is SQLite's own (test_store.py has what both stores promise): the migrations, and a
+write waiting for another process's lock without blocking the loop."""
 
 from __future__ import annotations
 
@@ -7,72 +8,12 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from callrec.domain.model import Account
-from callrec.storage.base import Tx, Work
 from callrec.storage.sqlite import SqliteStore
 
 
 def _account(n: int) -> Account:
     return Account(f"AC{n:032x}", f"account {n}", None, n)
-
-
-async def _write_many(store: SqliteStore, count: int, failing: set[int]) -> list[object]:
-    def unit(n: int) -> Work[int]:
-        async def work(tx: Tx) -> int:
-            await tx.insert_account(_account(n))
-            if n in failing:
-                raise ValueError(n)  # after its write: the savepoint must undo it
-            return n
-
-        return work
-
-    results: list[object] = await asyncio.gather(
-        *(store.write(unit(n)) for n in range(count)), return_exceptions=True
-    )
-    return results
-
-
-def test_a_failing_unit_undoes_only_itself(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite")
-
-    async def scenario() -> list[object]:
-        results = await _write_many(store, 200, failing={3, 50, 199})
-        await store.close()
-        return results
-
-    results = asyncio.run(scenario())
-    assert [type(r) for r in results].count(ValueError) == 3
-    reopened = SqliteStore(tmp_path / "db.sqlite")
-    sids = {a.sid for a in reopened.run_now(lambda tx: tx.accounts())}
-    assert sids == {_account(n).sid for n in range(200) if n not in {3, 50, 199}}
-
-
-def test_reads_see_committed_writes(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite")
-
-    async def scenario() -> Account | None:
-        await store.write(lambda tx: tx.insert_account(_account(1)))
-        found = await store.read(lambda tx: tx.account(_account(1).sid))
-        await store.close()
-        return found
-
-    assert asyncio.run(scenario()) == _account(1)
-
-
-def test_a_constraint_violation_is_the_unit_s_own_error(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db.sqlite")
-
-    async def scenario() -> None:
-        await store.write(lambda tx: tx.insert_account(_account(1)))
-        with pytest.raises(sqlite3.IntegrityError):
-            await store.write(lambda tx: tx.insert_account(_account(1)))
-        await store.write(lambda tx: tx.insert_account(_account(2)))
-        await store.close()
-
-    asyncio.run(scenario())
-    assert len(SqliteStore(tmp_path / "db.sqlite").run_now(lambda tx: tx.accounts())) == 2
 
 
 def test_migrations_apply_once(tmp_path: Path) -> None:

@@ -1,15 +1,16 @@
 """Timelines are chains through one append-only log (migration 0004): whatever the interleaving
-of recordings, in one unit or many, each recording reads back exactly its own events, in order;
-and a database made before the chain existed is linked up by the migration."""
+of recordings, in one unit or many, each recording reads back exactly its own events, in order,
+on either store; and a SQLite database made before the chain existed is linked up by the
+migration."""
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import sqlite3
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,8 @@ from callrec.domain.model import (
     RecordingSource,
     RecordingStatus,
 )
-from callrec.storage.base import Tx
+from callrec.storage.base import Store, Tx
+from callrec.storage.schema import migrations
 from callrec.storage.sqlite import SqliteStore, connect
 
 ACCOUNT = Account("AC" + "a" * 32, "test", None, 0)
@@ -43,35 +45,38 @@ def _event(sid: str, n: int) -> RecordingEvent:
     return RecordingEvent(sid, kind, n, "SK" + "b" * 32, behavior, n * 20_000)
 
 
-def _new_database(path: Path) -> None:
+def _with_recordings(store: Store) -> list[str]:
+    """New recordings in the store (its account made if missing): their sids."""
+    sids = [f"RE{secrets.token_hex(16)}" for _ in range(4)]
+
     async def setup(tx: Tx) -> None:
-        await tx.insert_account(ACCOUNT)
-        for sid in RECORDINGS:
+        if await tx.account(ACCOUNT.sid) is None:
+            await tx.insert_account(ACCOUNT)
+        for sid in sids:
             await tx.insert_recording(_recording(sid))
 
-    SqliteStore(path).run_now(setup)
+    store.run_now(setup)
+    return sids
 
 
-def _timeline(store: SqliteStore, sid: str) -> list[RecordingEvent]:
+def _timeline(store: Store, sid: str) -> list[RecordingEvent]:
     return store.run_now(lambda tx: tx.events(sid))
 
 
-def _status(store: SqliteStore, sid: str) -> Recording | None:
+def _status(store: Store, sid: str) -> Recording | None:
     return store.run_now(lambda tx: tx.recording(sid))
 
 
-def _append(store: SqliteStore, events: list[RecordingEvent]) -> None:
+def _append(store: Store, events: list[RecordingEvent]) -> None:
     store.run_now(lambda tx: tx.append_events(events))
 
 
 # Each batch is the events one unit appends: (recording index) per event, in order. A batch of
 # one recording's events may come as a status change, which writes them with the row.
-batches = st.lists(st.lists(st.integers(0, len(RECORDINGS) - 1), max_size=5), max_size=25)
+batches = st.lists(st.lists(st.integers(0, 3), max_size=5), max_size=25)
 
 
-def _change(
-    store: SqliteStore, events: list[RecordingEvent], n: int, sid: str = RECORDINGS[0]
-) -> Recording:
+def _change(store: Store, events: list[RecordingEvent], n: int, sid: str) -> Recording:
     """Write `events` as a status change of their recording (`sid` if there are none); the
     recording as it should now be."""
     status = RecordingStatus.PAUSED if n % 2 else RecordingStatus.IN_PROGRESS
@@ -85,51 +90,45 @@ def _change(
 )
 @given(batches=batches)
 def test_each_recording_reads_back_its_own_events_in_order(
-    tmp_path_factory: pytest.TempPathFactory, batches: list[list[int]]
+    new_store: Callable[[], Store], batches: list[list[int]]
 ) -> None:
-    path = tmp_path_factory.mktemp("chain") / "db.sqlite"
-    _new_database(path)
-    store = SqliteStore(path)
-    expected: dict[str, list[RecordingEvent]] = {sid: [] for sid in RECORDINGS}
+    store = new_store()
+    recordings = _with_recordings(store)
+    expected: dict[str, list[RecordingEvent]] = {sid: [] for sid in recordings}
     n = 0
     for batch in batches:
         events = []
         for index in batch:
             n += 1
-            events.append(_event(RECORDINGS[index], n))
-            expected[RECORDINGS[index]].append(events[-1])
+            events.append(_event(recordings[index], n))
+            expected[recordings[index]].append(events[-1])
         if events and len(set(batch)) == 1 and n % 3:
-            changed = _change(store, events, n)
+            changed = _change(store, events, n, events[0].recording_sid)
             assert _status(store, changed.sid) == changed
         else:
             _append(store, events)
-    for sid in RECORDINGS:
+    for sid in recordings:
         assert _timeline(store, sid) == expected[sid]
 
 
-def test_a_status_change_without_events_keeps_the_timeline(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite"
-    _new_database(path)
-    store = SqliteStore(path)
-    first = _event(RECORDINGS[0], 1)
+def test_a_status_change_without_events_keeps_the_timeline(new_store: Callable[[], Store]) -> None:
+    store = new_store()
+    sid = _with_recordings(store)[0]
+    first = _event(sid, 1)
     _append(store, [first])
-    _change(store, [], 2)  # e.g. a pause of a paused recording: nothing to append
-    _append(store, [later := _event(RECORDINGS[0], 3)])
-    assert _timeline(store, RECORDINGS[0]) == [first, later]
+    _change(store, [], 2, sid)  # e.g. a pause of a paused recording: nothing to append
+    _append(store, [later := _event(sid, 3)])
+    assert _timeline(store, sid) == [first, later]
 
 
 def _apply_migrations_before_the_chain(path: Path) -> None:
-    scripts = sorted(
-        (entry.name, entry.read_text("utf-8"))
-        for entry in resources.files("callrec.storage").joinpath("migrations/sqlite").iterdir()
-        if entry.name.endswith(".sql") and entry.name < "0004"
-    )
     with contextlib.closing(connect(path)) as conn:
         conn.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY)")
-        for name, script in scripts:
-            for statement in script.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
+        for name, statements in migrations("sqlite"):
+            if name >= "0004":
+                break
+            for statement in statements:
+                conn.execute(statement)
             conn.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
 
 

@@ -1,0 +1,147 @@
+"""Both stores, through the one seam: a unit of work commits whole or not at all and alone;
+reads see what was committed; a unique key written twice is a Conflict; the same migration
+history, applied once even by processes that start together; presence, and who has ended."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+
+import pytest
+
+from callrec.domain.model import Account
+from callrec.storage.base import Conflict, StorageError, Store, Tx, Work
+from callrec.storage.postgres import PostgresStore
+from callrec.storage.schema import migrations
+
+NewStore = Callable[[], Store]
+
+
+def _account(n: int) -> Account:
+    return Account(f"AC{n:032x}", f"account {n}", None, n)
+
+
+def _insert(n: int, fail: bool = False) -> Work[int]:
+    async def work(tx: Tx) -> int:
+        await tx.insert_account(_account(n))
+        if fail:
+            raise ValueError(n)  # after its write: the unit must be undone, and only it
+        return n
+
+    return work
+
+
+def test_a_failing_unit_undoes_only_itself(new_store: NewStore) -> None:
+    store = new_store()
+
+    async def scenario() -> list[object]:
+        await store.open()
+        failing = {3, 50, 199}
+        units = (store.write(_insert(n, n in failing)) for n in range(200))
+        results: list[object] = await asyncio.gather(*units, return_exceptions=True)
+        await store.close()
+        return results
+
+    results = asyncio.run(scenario())
+    assert [type(r) for r in results].count(ValueError) == 3
+    sids = {a.sid for a in new_store().run_now(lambda tx: tx.accounts())}
+    assert sids == {_account(n).sid for n in range(200) if n not in {3, 50, 199}}
+
+
+def test_reads_see_committed_writes(new_store: NewStore) -> None:
+    store = new_store()
+
+    async def scenario() -> Account | None:
+        await store.open()
+        await store.write(lambda tx: tx.insert_account(_account(1)))
+        found = await store.read(lambda tx: tx.account(_account(1).sid))
+        await store.close()
+        return found
+
+    assert asyncio.run(scenario()) == _account(1)
+
+
+def test_a_key_written_twice_is_a_conflict_of_that_unit_alone(new_store: NewStore) -> None:
+    store = new_store()
+
+    async def scenario() -> None:
+        await store.open()
+        await store.write(lambda tx: tx.insert_account(_account(1)))
+        with pytest.raises(Conflict):
+            await store.write(lambda tx: tx.insert_account(_account(1)))
+        await store.write(lambda tx: tx.insert_account(_account(2)))
+        await store.close()
+
+    asyncio.run(scenario())
+    assert len(new_store().run_now(lambda tx: tx.accounts())) == 2
+    with pytest.raises(Conflict):
+        new_store().run_now(lambda tx: tx.insert_account(_account(2)))
+
+
+def test_both_backends_have_one_migration_history() -> None:
+    assert [name for name, _ in migrations("sqlite")] == [
+        name for name, _ in migrations("postgresql")
+    ]
+
+
+def test_processes_starting_together_migrate_once(new_store: NewStore, backend: str) -> None:
+    stores: list[Store] = []
+    failures: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            stores.append(new_store())
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    # Every step applied exactly once, and the schema works.
+    new_store().run_now(lambda tx: tx.insert_account(_account(9)))
+    assert new_store().run_now(lambda tx: tx.account(_account(9).sid)) == _account(9)
+
+
+def test_a_process_whose_presence_is_gone_has_ended(new_store: NewStore, backend: str) -> None:
+    store, other = new_store(), new_store()
+
+    async def scenario() -> tuple[set[int], bool, set[int], bool]:
+        await store.open()
+        first = await store.write(lambda tx: tx.insert_process("http://a", 1))
+        second = await store.write(lambda tx: tx.insert_process("http://b", 2))
+        mine, theirs = store.presence(), other.presence()
+        await mine.join(first)
+        await theirs.join(second)
+        gone_while_up = await mine.gone([second])
+        ended_while_up = await store.write(lambda tx: tx.end_process(second, 3))
+        await theirs.close()  # the process dies: its session ends with it
+        await asyncio.sleep(0.2)
+        gone = await mine.gone([second])
+        ended = await store.write(lambda tx: tx.end_process(second, 4))
+        await mine.close()
+        await store.close()
+        return gone_while_up, ended_while_up, gone, ended
+
+    if backend == "sqlite":
+        # One server per SQLite database: a second one is refused, so every other process
+        # that ever registered has ended.
+        async def second_server() -> None:
+            first, second = store.presence(), other.presence()
+            await first.join(1)
+            with pytest.raises(StorageError, match="another callrec server"):
+                await second.join(2)
+            await first.close()
+            await second.join(2)  # the first one stopped: this one may start
+            await second.close()
+
+        asyncio.run(second_server())
+        return
+    gone_while_up, ended_while_up, gone, ended = asyncio.run(scenario())
+    assert (gone_while_up, ended_while_up) == (set(), False)
+    assert len(gone) == 1
+    assert ended
+    assert isinstance(store, PostgresStore)
