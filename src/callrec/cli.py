@@ -1,4 +1,4 @@
-"""`callrec serve | migrate | accounts create | keys create | callbacks dead | callbacks replay`."""
+"""`callrec serve | migrate | copy | accounts create | keys create | callbacks dead | replay`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from callrec.ids import system_clock
 from callrec.server import Config, build, open_accounts
 from callrec.service.accounts import AccountService
 from callrec.storage.base import StorageError
+from callrec.storage.copy import CannotCopy, copy_database
 from callrec.storage.factory import open_store
 
 DEFAULT_DATA_DIR = os.environ.get("CALLREC_DATA_DIR", "var")
@@ -88,6 +89,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrate = commands.add_parser("migrate", help="bring the database's schema up to date")
     _data_dir(migrate)
 
+    copying = commands.add_parser(
+        "copy",
+        help="copy a deployment's database to another backend",
+        description="Copy every row of a deployment's database (SQLite in a data directory, or"
+        " PostgreSQL) into an empty one, in one transaction; the source is only read. Stop the"
+        " source's servers first. The audio and secret.key are not in the database: they stay in"
+        " the data directory, which the new deployment must keep using (--data-dir D"
+        " --database URL).",
+    )
+    for option, role in (("--from", "source"), ("--to", "target")):
+        copying.add_argument(
+            option,
+            dest=role,
+            required=True,
+            metavar="D|URL",
+            help=f"the {role}: a data directory (its SQLite callrec.db) or a postgresql:// URL",
+        )
+
     accounts = commands.add_parser("accounts", help="manage accounts").add_subparsers(
         dest="action", required=True
     )
@@ -124,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "migrate":
             return _migrate(args)
+        if args.command == "copy":
+            return _copy(args)
         if args.command == "accounts":
             return _create_account(args)
         if args.command == "callbacks":
@@ -138,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DomainError as error:
         print(f"callrec: {error}", file=sys.stderr)
         return 2
-    except (StorageError, ValueError) as error:
+    except (StorageError, CannotCopy, ValueError) as error:
         print(f"callrec: {error}", file=sys.stderr)
         return 1
 
@@ -217,6 +238,15 @@ def _migrate(args: argparse.Namespace) -> int:
     """Opening the store migrates it (under a lock that processes starting together share)."""
     open_store(args.database, args.data_dir)
     print("the database is up to date")
+    return 0
+
+
+def _copy(args: argparse.Namespace) -> int:
+    copied = copy_database(args.source, args.target)
+    for table, rows in copied.items():
+        print(f"{table:<17}{rows:>10}")
+    print("copied. The audio and secret.key are not in the database: serve the target with the")
+    print("data directory that holds them (--data-dir).")
     return 0
 
 

@@ -25,9 +25,10 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from callrec.domain.model import Recording, RecordingEvent
 from callrec.storage.base import Conflict, StorageError, Work
 from callrec.storage.schema import migrations
-from callrec.storage.sql_tx import Row, SqlTx
+from callrec.storage.sql_tx import INSERT_EVENT, Row, SqlTx, event_values
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -61,6 +62,13 @@ def numbered(sql: str) -> str:
     return parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
 
 
+#: A status change's event and row update in one statement (the event's 8 parameters first).
+_STATUS_CHANGE = (
+    f"WITH e AS ({numbered(INSERT_EVENT)} RETURNING id) UPDATE recordings SET status = $9,"
+    " updated_at = $10, pause_behavior = $11, last_event_id = (SELECT id FROM e) WHERE sid = $12"
+)
+
+
 class PostgresTx(SqlTx):
     """`Tx` over one asyncpg connection; the transaction (if any) is the caller's."""
 
@@ -87,6 +95,20 @@ class PostgresTx(SqlTx):
 
     def _lock(self, clause: str) -> str:
         return clause if self._locking else ""
+
+    async def record_status_change(
+        self, recording: Recording, events: Sequence[RecordingEvent]
+    ) -> None:
+        """A pause or resume (one event) in one statement, not two: every UpdateCallRecording
+        makes it, and a statement is a round trip to the server."""
+        if len(events) != 1:
+            await super().record_status_change(recording, events)
+            return
+        await self._conn.execute(
+            _STATUS_CHANGE,
+            *event_values(events[0]), recording.sid,
+            recording.status, recording.updated_at, recording.pause_behavior, recording.sid,
+        )  # fmt: skip
 
     def _presence_gone(self) -> str:
         return (

@@ -62,7 +62,7 @@ _CALL_INSERT_COLUMNS = _CALL_COLUMNS.removeprefix("id, ") + ", owner, streaming"
 # The timeline is a chain (migration 0004): a new event points at its recording's last one,
 # then becomes it; reading walks the chain back from the recording.
 _EVENT_COLUMNS = "recording_sid, kind, at, actor, pause_behavior, media_at, detail"
-_INSERT_EVENT = (
+INSERT_EVENT = (
     f"INSERT INTO recording_events ({_EVENT_COLUMNS}, prev_id)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT last_event_id FROM recordings WHERE sid = ?))"
 )
@@ -236,7 +236,7 @@ def _outbox_entry(row: Row) -> OutboxEntry:
     )
 
 
-def _event_row(event: RecordingEvent) -> tuple[object, ...]:
+def event_values(event: RecordingEvent) -> tuple[object, ...]:
     return (
         event.recording_sid,
         event.kind,
@@ -513,9 +513,9 @@ class SqlTx:
         for event in events:
             assert event.recording_sid == recording_sid
             if last is None:
-                last = await self._insert(_INSERT_EVENT, *_event_row(event), recording_sid)
+                last = await self._insert(INSERT_EVENT, *event_values(event), recording_sid)
             else:
-                last = await self._insert(_INSERT_NEXT_EVENT, *_event_row(event), last)
+                last = await self._insert(_INSERT_NEXT_EVENT, *event_values(event), last)
         return last
 
     async def events(self, recording_sid: str) -> list[RecordingEvent]:
