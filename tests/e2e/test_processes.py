@@ -8,6 +8,7 @@ anywhere under the data directory."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -240,3 +242,63 @@ def test_a_stream_may_come_back_to_another_process(fleet: Fleet) -> None:
     kinds = [event["kind"] for event in fleet.events(c, recording.sid)]
     assert kinds[:5] == ["started", "interrupted", "restored", "paused", "resumed"]
     assert secret_kept(fleet.servers[a].data_dir, second.payloads, caller.secret_frames) == []
+
+
+def test_a_process_cut_off_too_long_lets_go_and_joins_again(
+    fleet: Fleet, shared: Deployment
+) -> None:
+    """A process frozen while the others take it over writes nothing once it wakes: it fenced
+    itself, closes its streams and joins again as a new process; its call ends complete."""
+    a, b = 0, 1
+    call_sid = "CA" + secrets.token_hex(16)
+    caller = Caller()
+    streamer = TwilioStreamer(
+        ws_url(fleet.servers[a]), fleet.sid, call_sid, basic_auth(fleet.sid, fleet.token), caller
+    )
+    streamer.send_stop = False
+    streamer.start()
+    try:
+        streamer.wait_for_frame(10)
+        recording = fleet.client(b).calls(call_sid).recordings.create()
+        streamer.wait_for_frame(streamer.sent + 50)
+        first_id = _process_id(fleet.servers[a])
+        fleet.servers[a].freeze()
+        assert shared.database is not None
+        _end_session_of(shared.database, first_id)  # a's presence is gone; a cannot tell
+        client = fleet.client(b)
+        # b takes a over, gives the call the grace time, then ends it.
+        assert eventually(lambda: client.calls(call_sid).fetch().status == "completed", 20)
+        caller.secret = True  # whatever reaches a from now on must never be written
+        fleet.servers[a].thaw()
+        assert eventually(lambda: streamer.closed_by_server, timeout=10)  # 1012: let go
+        assert eventually(lambda: _process_id(fleet.servers[a]) != first_id, timeout=10)
+    finally:
+        streamer.finish()
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    assert secret_kept(fleet.servers[a].data_dir, streamer.payloads, caller.secret_frames) == []
+    # a serves again, as a new process: a call made through it rings and is answered there.
+    call = fleet.client(a).calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+    assert eventually(lambda: fleet.client(a).calls(call.sid).fetch().status == "in-progress")
+
+
+def _process_id(server: ServerProcess) -> int:
+    stats = httpx.get(f"{server.base_url}/_callrec/stats.json", timeout=5).json()
+    process_id: int = stats["process_id"]
+    return process_id
+
+
+def _end_session_of(database: str, process_id: int) -> None:
+    """End the database session that holds a process's presence, as a network cut would."""
+
+    async def terminate() -> None:
+        conn = await asyncpg.connect(database)
+        try:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND objsubid = 2 AND objid = $1 AND granted",
+                process_id,
+            )
+        finally:
+            await conn.close()
+
+    asyncio.run(terminate())

@@ -108,6 +108,15 @@ class ServerProcess:
         assert status in (0, -signal.SIGTERM), status
         assert "callrec stopped cleanly" in self.log_path.read_text()
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stands still, its connections open (a long pause, a VM frozen)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     def kill(self) -> int:
         """SIGKILL: no shutdown code runs, as in a crash or power cut of the process."""
         return self._end(signal.SIGKILL)

@@ -12,6 +12,7 @@ one channel is the inbound track, two are inbound and outbound interleaved.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import numpy as np
 from starlette.routing import WebSocketRoute
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 POLICY_VIOLATION = 1008
 NORMAL_CLOSURE = 1000
 INTERNAL_ERROR = 1011  # the database is unreachable: nothing of the stream could be kept
+SERVICE_RESTART = 1012  # this process was taken over: connect again, to any process
 TRY_AGAIN_LATER = 1013  # the call's stream is still connected to another process
 RATES = (8_000, 16_000, 24_000, 32_000, 44_100, 48_000)
 
@@ -79,8 +81,9 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
                     if not await _may_stream(websocket, principal, message.account_sid):
                         raise ProtocolError("not authenticated for this account")
                     call = await streams.attach(
-                        message.account_sid, message.call_sid, message.rate, Encoding.MULAW
-                    )
+                        message.account_sid, message.call_sid, message.rate, Encoding.MULAW,
+                        partial(websocket.close, SERVICE_RESTART),
+                    )  # fmt: skip
                     call_sid = call.sid
                 elif isinstance(message, Stop):
                     if call_sid is not None:
@@ -126,7 +129,9 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
             raise ProtocolError("bad accountSid or callSid")
         if not await accounts.may_act_on(principal, account_sid):
             raise ProtocolError("not authenticated for this account")
-        call = await streams.attach(account_sid, call_sid, rate, Encoding.PCM16)
+        call = await streams.attach(
+            account_sid, call_sid, rate, Encoding.PCM16, partial(websocket.close, SERVICE_RESTART)
+        )
         received = 0  # samples per channel so far: the offset of the next frame
         stopped = False
         try:

@@ -170,6 +170,12 @@ class MediaHub:
         for sid in list(self._by_call.get(call_sid, ())):
             self.finish(sid)
 
+    def release_all(self) -> None:
+        """Forget every stream and capture: other processes run all these calls now."""
+        for call_sid in list(self._by_call):
+            self.release(call_sid)
+        self._streams.clear()
+
     # fencing
 
     def fence(self) -> None:

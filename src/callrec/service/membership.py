@@ -91,7 +91,10 @@ class Membership:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(HEARTBEAT_SECONDS)
-            await self._renew()
+            try:
+                await self._renew()
+            except Exception:  # never let the heartbeat die: the fence timer still runs
+                log.exception("renewing this process's presence failed")
             try:
                 await self.reap()
             except StorageError as error:
@@ -105,17 +108,32 @@ class Membership:
         sent = time.monotonic()
         try:
             held = await asyncio.wait_for(self._presence.renew(), LEASE_SECONDS)
+            if not held:
+                await self._rejoin()
+                return
         except (StorageError, TimeoutError, OSError) as error:
             log.warning("could not renew this process's presence: %r", error)
-            return
-        if not held:
-            # Declared dead by the others while away: its calls are theirs now.
-            log.error("process %s was taken over by the others: fenced", self._deps.me.id)
-            self._deps.media.fence()
             return
         self._renewed(sent)
         if self._deps.media.fenced:
             await self._unfence()
+
+    async def _rejoin(self) -> None:
+        """Taken over by the others while cut off (it was fenced by then, see the module's
+        docstring): its calls are theirs. Let go of its streams, and join again as a new
+        process, with nothing."""
+        me, media = self._deps.me, self._deps.media
+        log.error("process %s was taken over by the others: joining again", me.id)
+        media.fence()
+        await self._streams.let_go()
+        await self._presence.close()
+        me.id = await self._deps.store.write(
+            lambda tx: tx.insert_process(self._address, self._deps.clock())
+        )
+        await self._presence.join(me.id)
+        self._renewed(time.monotonic())
+        media.unfence()
+        log.info("joined the deployment again as process %s", me.id)
 
     def _renewed(self, sent: float) -> None:
         """A renewal sent at `sent` succeeded: fence LEASE_SECONDS after it unless another does."""

@@ -7,9 +7,10 @@ did, that one hands it over first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from callrec.background import BackgroundTasks
@@ -49,15 +50,22 @@ class StreamService:
         self._grace = grace_seconds
         self._peers = peers
         self._hang_ups: dict[str, asyncio.TimerHandle] = {}
+        self._sockets: dict[str, Callable[[], Awaitable[None]]] = {}
         self._tasks = BackgroundTasks("hanging up a call whose stream ended")
 
     async def attach(
-        self, account_sid: str, call_sid: str | None, rate: int, encoding: Encoding
+        self,
+        account_sid: str,
+        call_sid: str | None,
+        rate: int,
+        encoding: Encoding,
+        close: Callable[[], Awaitable[None]],
     ) -> Call:
         """The stream's call: `call_sid` of the account if known (answered now if it was still
         ringing), else a new call in progress under that sid. Its synthetic audio, if any,
         ends here, and this process runs the call from now on: if another one did, it hands
-        the call over first (raises CallBusy while that one still has a stream of it)."""
+        the call over first (raises CallBusy while that one still has a stream of it). `close`
+        closes the stream's socket, should this process have to let go of it."""
         sid = call_sid or self._deps.new_sid("CA")
         deadline = time.monotonic() + TAKEOVER_WAIT_SECONDS
         while True:
@@ -76,6 +84,7 @@ class StreamService:
         if pending is not None:
             pending.cancel()  # the stream came back in time
         self._deps.media.stream_started(sid, rate, encoding, origin)
+        self._sockets[sid] = close
         return call
 
     async def _attach_here(self, account_sid: str, sid: str) -> tuple[Call, Micros]:
@@ -140,6 +149,7 @@ class StreamService:
         media = self._deps.media
         position = media.position(call_sid, None, self._deps.clock())
         media.stream_ended(call_sid)
+        self._sockets.pop(call_sid, None)
         if stopped:
             await self._calls.hang_up(call_sid)
             return
@@ -194,6 +204,19 @@ class StreamService:
         for call in calls:
             if call.status is CallStatus.IN_PROGRESS and call.stream_media_at is not None:
                 self.hang_up_later(call.sid)
+
+    async def let_go(self) -> None:
+        """This process was taken over by the others (it was cut off from the database for too
+        long): close every stream it holds, so they connect again to a process that owns their
+        call, forget their calls, and cancel what it meant to do with them."""
+        sockets, self._sockets = self._sockets, {}
+        for close in sockets.values():
+            with contextlib.suppress(Exception):  # a socket that is already gone
+                await close()
+        for handle in self._hang_ups.values():
+            handle.cancel()
+        self._hang_ups.clear()
+        self._deps.media.release_all()
 
     def hang_up_later(self, call_sid: str) -> None:
         loop = asyncio.get_running_loop()
