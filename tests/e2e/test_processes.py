@@ -9,6 +9,7 @@ anywhere under the data directory."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from twilio.base.exceptions import TwilioRestException
 
 from tests.conftest import eventually
 from tests.support.audio import (
@@ -302,3 +304,83 @@ def _end_session_of(database: str, process_id: int) -> None:
             await conn.close()
 
     asyncio.run(terminate())
+
+
+def test_any_process_answers_as_one_process_would(fleet: Fleet) -> None:
+    """Paging tokens, errors and Twilio.CURRENT's rules are the same whichever process answers;
+    concurrent conflicting updates of one recording through all three make a valid timeline and
+    lose nothing; its callbacks arrive once each, in order."""
+    receiver = Receiver().start()
+    try:
+        calls = []
+        for index in range(5):
+            client = fleet.client(index % 3)
+            call = client.calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+            calls.append(call.sid)
+        assert eventually(
+            lambda: all(fleet.client(1).calls(sid).fetch().status == "in-progress" for sid in calls)
+        )
+        # A list followed page by page, each page from another process.
+        seen: list[str] = []
+        index = 0
+        path = f"/2010-04-01/Accounts/{fleet.sid}/Calls.json?PageSize=2"
+        while path:
+            server = fleet.servers[index % 3]
+            body = httpx.get(server.base_url + path, auth=(fleet.sid, fleet.token)).json()
+            seen += [call["sid"] for call in body["calls"]]
+            path, index = body["next_page_uri"], index + 1
+        assert sorted(seen) == sorted(calls)
+        # Errors: the same from every process, whoever owns the call.
+        owned_by_a = calls[0]
+        fleet.client(1).calls(owned_by_a).recordings.create()
+        fleet.client(2).calls(owned_by_a).recordings.create()
+        for index in range(3):
+            current = fleet.client(index).calls(owned_by_a).recordings("Twilio.CURRENT")
+            with pytest.raises(TwilioRestException) as several:
+                current.update(status="paused")
+            assert (several.value.status, several.value.code) == (400, 16108)
+            with pytest.raises(TwilioRestException) as missing:
+                fleet.client(index).calls(owned_by_a).recordings("RE" + "0" * 32).fetch()
+            assert (missing.value.status, missing.value.code) == (404, 20404)
+
+        # Conflicting updates of one recording, all at once, through all three processes.
+        call_sid = calls[1]
+        recording = (
+            fleet.client(2)
+            .calls(call_sid)
+            .recordings.create(
+                recording_status_callback=f"{receiver.base}/cb",
+                recording_status_callback_event=["paused", "resumed"],
+            )
+        )
+        bodies = ["Status=paused&PauseBehavior=skip", "Status=in-progress"] * 30
+
+        async def hammer() -> list[httpx.Response]:
+            async with httpx.AsyncClient(auth=(fleet.sid, fleet.token), timeout=30) as http:
+                return await asyncio.gather(
+                    *(
+                        http.post(
+                            f"{fleet.servers[n % 3].base_url}/2010-04-01/Accounts/{fleet.sid}"
+                            f"/Calls/{call_sid}/Recordings/{recording.sid}.json",
+                            content=body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        )
+                        for n, body in enumerate(bodies)
+                    )
+                )
+
+        responses = asyncio.run(hammer())
+        assert {r.status_code for r in responses} == {200}
+        kinds = [e["kind"] for e in fleet.events(0, recording.sid)]
+        assert kinds[0] == "started"
+        for before, after in itertools.pairwise(kinds):
+            assert (before, after) in {("started", "paused"), ("paused", "resumed"),
+                                       ("resumed", "paused")}  # fmt: skip
+        changes = kinds[1:]
+        # One callback per change, in the timeline's order, none twice.
+        assert eventually(lambda: len(receiver.requests) >= len(changes), timeout=15)
+        time.sleep(0.5)
+        sent = [r.params["CallrecEvent"] for r in receiver.requests]
+        assert sent == changes
+    finally:
+        receiver.stop()
