@@ -67,7 +67,11 @@ class Membership:
             lambda tx: tx.insert_process(self._address, self._deps.clock())
         )
         self._deps.me.id = me
-        await self._presence.join(me)
+        try:
+            await self._presence.join(me)
+        except StorageError:  # another server holds a SQLite database, say: leave no trace
+            await self._deps.store.write(lambda tx: tx.end_process(me, self._deps.clock()))
+            raise
         self._renewed(time.monotonic())
         log.info("joined the deployment as process %s (%s)", me, self._address)
         await self.reap()
