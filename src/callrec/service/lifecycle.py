@@ -112,6 +112,8 @@ class Lifecycle:
             recording = await tx.lock_recording(sid)
             if recording is None or recording.status not in FINALIZING:
                 return None
+            if await tx.finalizer(sid) != self._deps.me.id:
+                return None  # another process finalizes it (this one was taken over)
             changed, events = recordings.begin_processing(recording, self._deps.clock())
             if events:
                 await tx.update_recording(changed)

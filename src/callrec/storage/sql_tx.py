@@ -479,6 +479,10 @@ class SqlTx:
     async def set_finalizer(self, sid: str, process_id: int) -> None:
         await self._run("UPDATE recordings SET finalizer = ? WHERE sid = ?", process_id, sid)
 
+    async def finalizer(self, sid: str) -> int | None:
+        row = await self._one("SELECT finalizer FROM recordings WHERE sid = ?", sid)
+        return None if row is None else row[0]
+
     async def list_recordings(
         self, where: RecordingFilter, page: PageRequest
     ) -> list[tuple[Position, Recording]]:
