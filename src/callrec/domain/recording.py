@@ -147,6 +147,13 @@ def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
     return changed, [RecordingEvent(recording.sid, EventKind.DELETED, now, actor)]
 
 
+def gap(sid: str, kind: EventKind, now: Micros, media_at: Micros, why: str) -> RecordingEvent:
+    """The call's audio stopped reaching callrec at `media_at` (`interrupted`), or reaches it
+    again (`restored`): not a change of the recording's status, a fact of its timeline."""
+    assert kind in (EventKind.INTERRUPTED, EventKind.RESTORED)
+    return RecordingEvent(sid, kind, now, None, media_at=media_at, detail=why)
+
+
 def shown(recording: Recording, include_deleted: bool, now: Micros, retention: Micros) -> bool:
     """Whether the API shows the recording: a soft-deleted one only when asked for, and only for
     `retention` after its deletion (its timeline is kept all the same)."""

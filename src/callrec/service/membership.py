@@ -24,7 +24,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from callrec.domain.model import Call, CallStatus, EventKind, Micros, RecordingEvent
+from callrec.domain.model import Call, CallStatus, EventKind
+from callrec.domain.recording import gap
 from callrec.service.deps import Deps
 from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
@@ -204,7 +205,8 @@ class Membership:
                     gates.decide(recording.sid, call.sid, recording.status)
                     if custody.streaming:
                         why = PROCESS_DIED.format(dead=dead)
-                        await tx.append_events([_gap(recording.sid, now, media_at, why)])
+                        lost = gap(recording.sid, EventKind.INTERRUPTED, now, media_at, why)
+                        await tx.append_events([lost])
             return [call for call, _ in calls], finalizing
 
         adopted = await gates.write(adopt)
@@ -218,7 +220,3 @@ class Membership:
         self._lifecycle.adopted(calls, finalizing)
         self._streams.adopted(calls)
         self._wake_callbacks()
-
-
-def _gap(sid: str, now: Micros, media_at: Micros, why: str) -> RecordingEvent:
-    return RecordingEvent(sid, EventKind.INTERRUPTED, now, None, media_at=media_at, detail=why)

@@ -20,10 +20,10 @@ from callrec.domain.model import (
     CallStatus,
     EventKind,
     Micros,
-    RecordingEvent,
     RecordingOptions,
     RecordingTrack,
 )
+from callrec.domain.recording import gap
 from callrec.media.encoding import Encoding
 from callrec.peers import CallBusy, Unreachable
 from callrec.service.calls import CallService
@@ -134,7 +134,7 @@ class StreamService:
                 gates.decide(recording.sid, sid, recording.status)
                 if back:
                     await tx.append_events(
-                        [_gap(RESTORED, recording.sid, now, origin, RECONNECTED)]
+                        [gap(recording.sid, EventKind.RESTORED, now, origin, RECONNECTED)]
                     )
             return changed, origin
 
@@ -155,7 +155,7 @@ class StreamService:
             return
         self.hang_up_later(call_sid)
         try:
-            await self.note_gap(call_sid, INTERRUPTED, position, DROPPED, streaming=False)
+            await self.note_gap(call_sid, EventKind.INTERRUPTED, position, DROPPED, streaming=False)
         except StorageError:
             log.warning("could not record that the stream of %s dropped", call_sid)
 
@@ -173,7 +173,7 @@ class StreamService:
             await tx.set_custody(call_sid, Custody(me.id, streaming))
             now = self._deps.clock()
             for recording in await tx.lock_live_recordings_of_call(call_sid):
-                await tx.append_events([_gap(kind, recording.sid, now, media_at, why)])
+                await tx.append_events([gap(recording.sid, kind, now, media_at, why)])
 
         await self._deps.store.write(note)
 
@@ -233,10 +233,3 @@ class StreamService:
         for handle in self._hang_ups.values():
             handle.cancel()
         await self._tasks.close()
-
-
-def _gap(kind: EventKind, sid: str, now: Micros, media_at: Micros, why: str) -> RecordingEvent:
-    return RecordingEvent(sid, kind, now, None, media_at=media_at, detail=why)
-
-
-INTERRUPTED, RESTORED = EventKind.INTERRUPTED, EventKind.RESTORED
