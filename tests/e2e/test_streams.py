@@ -232,6 +232,18 @@ def test_a_dropped_stream_may_reconnect_within_the_grace_time(deployment: Deploy
         # Gone for good: after the grace time the call ends and the recording completes.
         assert eventually(lambda: client.calls(call_sid).fetch().status == "completed", 8)
         assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+        # Each gap in the audio is in the timeline, with why: never to be read as a pause.
+        events = httpx.get(
+            f"{server.base_url}/_callrec/Accounts/{keys.sid}/Recordings/{recording.sid}"
+            "/Events.json",
+            auth=(keys.sid, keys.token),
+        ).json()["events"]
+        gaps = [(e["kind"], e["detail"]) for e in events if e["kind"] != "processing"][1:-2]
+        assert gaps == [
+            ("interrupted", "no media stream was connected"),  # started while it was away
+            ("restored", "a media stream reconnected"),
+            ("interrupted", "the media stream dropped"),
+        ]
     finally:
         server.stop()
 

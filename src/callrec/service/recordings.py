@@ -8,6 +8,7 @@ from callrec.domain import recording as recordings
 from callrec.domain.errors import NotFound, SeveralActiveRecordings
 from callrec.domain.model import (
     CallbackEvent,
+    EventKind,
     PauseBehavior,
     Recording,
     RecordingEvent,
@@ -15,6 +16,7 @@ from callrec.domain.model import (
     RecordingSource,
     RecordingStatus,
 )
+from callrec.domain.recording import gap
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call, owned_call, owned_recording
 from callrec.service.gates import GateDecisions
@@ -22,6 +24,8 @@ from callrec.service.lifecycle import Lifecycle
 from callrec.service.outbox import enqueue
 from callrec.storage.base import CallState, PageRequest, Position, RecordingFilter, Tx
 
+#: Why a recording started while its call's stream was away has a gap from its start.
+NO_STREAM = "no media stream was connected"
 #: The pseudo-sid that names a call's one active recording (UpdateCallRecording only).
 CURRENT = "Twilio.CURRENT"
 #: The (opt-in) callback each status an update can reach owes the app.
@@ -57,6 +61,10 @@ class RecordingService:
                 actor,
             )
             gates.decide(recording.sid, call_sid, recording.status)
+            if call.stream_media_at is not None and not custody.streaming:
+                # Started in a gap (the call's stream dropped): its timeline opens with one.
+                started_at = events[0].media_at or 0
+                events.append(gap(sid, EventKind.INTERRUPTED, now, started_at, NO_STREAM))
             await tx.insert_recording(recording)
             await tx.append_events(events)
             owed = await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
