@@ -148,6 +148,7 @@ def build(
         await membership.close()
         await peers.close()
         await streams.close()
+        await accounts.close()
         await lifecycle.close()
         await media.close()
         await store.close()

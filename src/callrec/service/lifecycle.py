@@ -142,6 +142,7 @@ class Lifecycle:
             if events:
                 await tx.update_recording(changed)
                 await tx.append_events(events)
+                await tx.set_finalizer(sid, None)
                 final = changed.status is RecordingStatus.COMPLETED
                 event = CallbackEvent.COMPLETED if final else CallbackEvent.ABSENT
                 return await enqueue(tx, self._deps, changed, event)  # the media is servable now

@@ -199,8 +199,8 @@ class Tx(Protocol):
         UpdateCallRecording."""
         ...
 
-    async def set_finalizer(self, sid: str, process_id: int) -> None:
-        """The process that is to turn the stopped recording into its media."""
+    async def set_finalizer(self, sid: str, process_id: int | None) -> None:
+        """The process that is to turn the stopped recording into its media (None: done)."""
         ...
 
     async def finalizer(self, sid: str) -> int | None: ...

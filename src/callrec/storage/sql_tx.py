@@ -476,7 +476,7 @@ class SqlTx:
             recording.status, recording.updated_at, recording.pause_behavior, last, recording.sid,
         )  # fmt: skip
 
-    async def set_finalizer(self, sid: str, process_id: int) -> None:
+    async def set_finalizer(self, sid: str, process_id: int | None) -> None:
         await self._run("UPDATE recordings SET finalizer = ? WHERE sid = ?", process_id, sid)
 
     async def finalizer(self, sid: str) -> int | None:
