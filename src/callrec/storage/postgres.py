@@ -17,9 +17,10 @@ Why asyncpg: measured against psycopg 3 on this hot path (docs/ARCHITECTURE.md, 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -214,10 +215,7 @@ class PostgresStore:
         pool = self._ready()
         for attempt in range(RETRIES + 1):
             try:
-                async with (
-                    pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn,
-                    conn.transaction(),
-                ):
+                async with _acquired(pool) as conn, conn.transaction():
                     return await work(PostgresTx(conn, locking=True))
             except RETRIED as error:
                 if attempt == RETRIES:
@@ -232,7 +230,7 @@ class PostgresStore:
     async def read(self, work: Work[T]) -> T:
         pool = self._ready()
         try:
-            async with pool.acquire(timeout=ACQUIRE_TIMEOUT_SECONDS) as conn:
+            async with _acquired(pool) as conn:
                 return await work(PostgresTx(conn, locking=False))
         except DATABASE_ERRORS as error:
             raise StorageError(f"database: {error!r}") from error
@@ -296,6 +294,18 @@ class PostgresStore:
             raise StorageError(f"migrating the database: {error!r}") from error
         finally:
             await conn.close()  # and with the session, the lock
+
+
+@contextlib.asynccontextmanager
+async def _acquired(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
+    """A connection of the pool, waited for ACQUIRE_TIMEOUT_SECONDS at most. (asyncpg's own
+    acquire timeout runs the wait as a task of its own, on every unit of work: measured.)"""
+    async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
+        conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
 
 
 async def _nothing_to_reset(_: asyncpg.Connection) -> None:
