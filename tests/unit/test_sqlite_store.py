@@ -28,6 +28,7 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
         "0004_timeline_chain.sql",
         "0005_pending_callbacks.sql",
         "0006_processes.sql",
+        "0007_hot_status_changes.sql",
     ]
 
 
