@@ -10,8 +10,19 @@ from collections.abc import Callable
 
 import pytest
 
-from callrec.domain.model import Account
-from callrec.storage.base import Conflict, StorageError, Store, Tx, Work
+from callrec.domain.model import (
+    Account,
+    Call,
+    CallStatus,
+    EventKind,
+    PauseBehavior,
+    Recording,
+    RecordingEvent,
+    RecordingOptions,
+    RecordingSource,
+    RecordingStatus,
+)
+from callrec.storage.base import Conflict, Custody, StorageError, Store, Tx, Work
 from callrec.storage.postgres import PostgresStore
 from callrec.storage.schema import migrations
 
@@ -145,3 +156,67 @@ def test_a_process_whose_presence_is_gone_has_ended(new_store: NewStore, backend
     assert len(gone) == 1
     assert ended
     assert isinstance(store, PostgresStore)
+
+
+def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
+    new_store: NewStore, backend: str
+) -> None:
+    """PostgreSQL writes a status change in one statement after reading without a lock
+    (storage/postgres_fast.py); if the recording changed in between, nothing is written and the
+    unit runs again, the ordinary way, on what is committed now. No update is lost."""
+    if backend != "postgresql":
+        return  # SQLite runs units one at a time: there is no race to lose
+    store = new_store()
+    call = Call("CA" + "c" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
+    recording = Recording(
+        "RE" + "r" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
+        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
+    )  # fmt: skip
+
+    async def scenario() -> tuple[int, list[EventKind]]:
+        await store.open()
+
+        async def setup(tx: Tx) -> None:
+            await tx.insert_account(_account(1))
+            await tx.insert_call(call, Custody(None))
+            await tx.insert_recording(recording)
+
+        await store.write(setup)
+        runs = 0
+        meddled = asyncio.Event()
+
+        async def pause(tx: Tx) -> RecordingStatus:
+            nonlocal runs
+            runs += 1
+            found = await tx.lock_recording_and_call(recording.sid)
+            assert found is not None
+            current, _ = found
+            if runs == 1:  # another process stops it meanwhile
+                await asyncio.wait_for(meddled.wait(), 5)
+            if current.status is not RecordingStatus.IN_PROGRESS:
+                return current.status
+            paused = current.moved_to(RecordingStatus.PAUSED, 1, PauseBehavior.SKIP)
+            event = RecordingEvent(recording.sid, EventKind.PAUSED, 1, None, PauseBehavior.SKIP, 1)
+            await tx.record_status_change(paused, [event])
+            return paused.status
+
+        async def stop(tx: Tx) -> None:
+            found = await tx.lock_recording_and_call(recording.sid)
+            assert found is not None
+            stopped = found[0].moved_to(RecordingStatus.STOPPED, 2)
+            await tx.record_status_change(
+                stopped, [RecordingEvent(recording.sid, EventKind.STOPPED, 2, None, media_at=2)]
+            )
+
+        pausing = asyncio.create_task(store.write(pause))
+        await asyncio.sleep(0.2)  # the pause has read the recording in progress
+        await store.write(stop)
+        meddled.set()
+        assert await pausing == RecordingStatus.STOPPED  # it saw the stop the second time
+        timeline = await store.read(lambda tx: tx.events(recording.sid))
+        await store.close()
+        return runs, [event.kind for event in timeline]
+
+    runs, kinds = asyncio.run(scenario())
+    assert runs == 2
+    assert kinds == [EventKind.STOPPED]

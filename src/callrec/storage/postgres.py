@@ -28,6 +28,7 @@ import asyncpg
 
 from callrec.domain.model import Recording, RecordingEvent
 from callrec.storage.base import Conflict, StorageError, Work
+from callrec.storage.postgres_fast import FastStatusChange, Unsupported
 from callrec.storage.schema import migrations
 from callrec.storage.sql_tx import INSERT_EVENT, Row, SqlTx, event_values
 
@@ -213,12 +214,24 @@ class PostgresStore:
 
     async def write(self, work: Work[T]) -> T:
         pool = self._ready()
-        for attempt in range(RETRIES + 1):
+        try:
+            async with _acquired(pool) as conn:
+                attempt = FastStatusChange(conn)
+                result = await work(attempt)
+                if await attempt.commit():
+                    return result
+        except (Unsupported, *RETRIED):
+            pass  # not a status change (or it lost a race): the ordinary way below
+        except asyncpg.UniqueViolationError as error:
+            raise Conflict(str(error)) from error
+        except DATABASE_ERRORS as error:
+            raise StorageError(f"database: {error!r}") from error
+        for attempt_number in range(RETRIES + 1):
             try:
                 async with _acquired(pool) as conn, conn.transaction():
                     return await work(PostgresTx(conn, locking=True))
             except RETRIED as error:
-                if attempt == RETRIES:
+                if attempt_number == RETRIES:
                     raise StorageError(f"gave up after {RETRIES} retries: {error}") from error
                 log.info("unit of work retried after %s", type(error).__name__)
             except asyncpg.UniqueViolationError as error:

@@ -99,10 +99,11 @@ _FINALIZING = "status IN ('stopped', 'processing')"
 _SELECT_CALL = f"SELECT {_CALL_COLUMNS} FROM calls WHERE sid = ?"
 _SELECT_CALL_AND_CUSTODY = f"SELECT {_CALL_COLUMNS}, owner, streaming FROM calls WHERE sid = ?"
 _SELECT_RECORDING = f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE sid = ?"
-_SELECT_RECORDING_AND_CALL_STATE = (
+#: A recording, its call's status, start and owner, and the recording's last event (its version).
+SELECT_RECORDING_AND_CALL_STATE = (
     "SELECT "
     + ", ".join(f"r.{name.strip()}" for name in _RECORDING_COLUMNS.split(","))
-    + ", c.status, c.start_time, c.owner FROM calls AS c JOIN recordings AS r"
+    + ", c.status, c.start_time, c.owner, r.last_event_id FROM calls AS c JOIN recordings AS r"
     " ON c.sid = r.call_sid WHERE r.sid = ?"
 )
 _UPDATE_RECORDING = (
@@ -233,6 +234,30 @@ def _outbox_entry(row: Row) -> OutboxEntry:
         updated_at=row["updated_at"],
         last_error=row["last_error"],
         claimed_by=row["claimed_by"],
+    )
+
+
+CALLBACK_COLUMNS = (
+    "account_sid, recording_sid, event, method, url, params, state, attempts, next_attempt_at,"
+    " last_error, created_at, updated_at, claimed_by"
+)
+
+
+def callback_values(entry: OutboxEntry) -> tuple[object, ...]:
+    return (
+        entry.account_sid,
+        entry.recording_sid,
+        entry.event,
+        entry.method,
+        entry.url,
+        json.dumps(entry.params),
+        entry.state,
+        entry.attempts,
+        entry.next_attempt_at,
+        entry.last_error,
+        entry.created_at,
+        entry.updated_at,
+        entry.claimed_by,
     )
 
 
@@ -422,10 +447,10 @@ class SqlTx:
         # The call first (FOR KEY SHARE: it keeps the call from changing hands, and other
         # updates of its recordings are not held up), then the recording.
         lock = self._lock(" FOR KEY SHARE OF c FOR UPDATE OF r")
-        row = await self._one(_SELECT_RECORDING_AND_CALL_STATE + lock, sid)
+        row = await self._one(SELECT_RECORDING_AND_CALL_STATE + lock, sid)
         if row is None:
             return None
-        state = CallState(_CALL_STATUS[row[-3]], row[-2], row[-1])
+        state = CallState(_CALL_STATUS[row[-4]], row[-3], row[-2])
         return _recording(row), state
 
     async def lock_live_recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
@@ -529,22 +554,9 @@ class SqlTx:
 
     async def insert_callback(self, entry: OutboxEntry) -> None:
         await self._run(
-            "INSERT INTO callbacks (account_sid, recording_sid, event, method, url, params, state,"
-            " attempts, next_attempt_at, last_error, created_at, updated_at, claimed_by)"
+            f"INSERT INTO callbacks ({CALLBACK_COLUMNS})"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            entry.account_sid,
-            entry.recording_sid,
-            entry.event,
-            entry.method,
-            entry.url,
-            json.dumps(entry.params),
-            entry.state,
-            entry.attempts,
-            entry.next_attempt_at,
-            entry.last_error,
-            entry.created_at,
-            entry.updated_at,
-            entry.claimed_by,
+            *callback_values(entry),
         )
 
     async def update_callback(self, entry: OutboxEntry) -> None:

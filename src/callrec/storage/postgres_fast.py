@@ -1,0 +1,152 @@
+"""A pause, resume or stop by sid in two round trips instead of four, on PostgreSQL.
+
+UpdateCallRecording's unit reads its recording and call (locked), decides, and writes the change,
+perhaps a finalizer and a callback: BEGIN, the read, the write, COMMIT, each a round trip, and
+round trips are what this path spends its CPU on (docs/BENCHMARKS.md). Tried first, optimistically:
+
+1. the read without a lock or a transaction, noting the recording's last event (its version) and
+   the call's status and owner;
+2. the unit decides as always; its writes are kept, not sent;
+3. one statement, a transaction by itself, locks the call and the recording as the unit would
+   have, checks they are still as read, and writes everything, or nothing if they changed.
+
+If they changed, or the unit does anything else than this shape (`Unsupported`), it is run again
+the ordinary way (units are written to be run again). Nothing the unit decides is different: it
+saw a state that was the committed one, and the write lands only if it still is. Gates were
+decided inside the attempt; a decision taken again supersedes it (service.gates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from callrec.domain.model import Recording, RecordingEvent
+from callrec.storage.base import CallState, OutboxEntry
+from callrec.storage.sql_tx import (
+    CALLBACK_COLUMNS,
+    SELECT_RECORDING_AND_CALL_STATE,
+    Row,
+    SqlTx,
+    callback_values,
+    event_values,
+)
+
+
+class Unsupported(Exception):
+    """The unit does something else than a status change: run it the ordinary way."""
+
+
+@dataclass
+class _Read:
+    sid: str
+    version: int | None
+    call: CallState
+
+
+@dataclass
+class _Writes:
+    change: tuple[Recording, RecordingEvent] | None = None
+    finalizer: int | None = None
+    callbacks: list[OutboxEntry] = field(default_factory=list)
+
+
+class FastStatusChange(SqlTx):
+    """A `Tx` for one attempt: serves `lock_recording_and_call` unlocked, keeps the status
+    change and what comes with it, refuses anything else."""
+
+    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        self._conn = conn
+        self._read: _Read | None = None
+        self._version: int | None = None
+        self._writes = _Writes()
+
+    async def lock_recording_and_call(self, sid: str) -> tuple[Recording, CallState] | None:
+        if self._read is not None:
+            raise Unsupported("a second read")
+        found = await super().lock_recording_and_call(sid)
+        if found is not None:
+            self._read = _Read(sid, self._version, found[1])
+        return found
+
+    async def _one(self, sql: str, *params: Any) -> Row | None:
+        if sql != SELECT_RECORDING_AND_CALL_STATE:
+            raise Unsupported(sql[:40])
+        row: Row | None = await self._conn.fetchrow(_READ, *params)
+        self._version = None if row is None else row[-1]
+        return row
+
+    async def record_status_change(
+        self, recording: Recording, events: Sequence[RecordingEvent]
+    ) -> None:
+        read = self._read
+        if read is None or recording.sid != read.sid or len(events) != 1 or self._writes.change:
+            raise Unsupported("a status change of another shape")
+        self._writes.change = (recording, events[0])
+
+    async def set_finalizer(self, sid: str, process_id: int | None) -> None:
+        if self._read is None or sid != self._read.sid or process_id is None:
+            raise Unsupported("another finalizer")
+        self._writes.finalizer = process_id
+
+    async def insert_callback(self, entry: OutboxEntry) -> None:
+        if self._read is None or entry.recording_sid != self._read.sid:
+            raise Unsupported("another recording's callback")
+        self._writes.callbacks.append(entry)
+
+    async def _all(self, sql: str, *params: Any) -> Sequence[Row]:
+        raise Unsupported(sql[:40])
+
+    async def _run(self, sql: str, *params: Any) -> None:
+        raise Unsupported(sql[:40])
+
+    async def _insert(self, sql: str, *params: Any) -> int:
+        raise Unsupported(sql[:40])
+
+    async def commit(self) -> bool:
+        """Write what the unit decided if nothing changed since it read; whether it did. A
+        unit that wrote nothing (a pause of a paused recording) has nothing to check."""
+        read, writes = self._read, self._writes
+        if writes.change is None:
+            if writes.finalizer is not None or writes.callbacks:
+                raise Unsupported("writes without a status change")
+            return True
+        assert read is not None
+        recording, event = writes.change
+        callbacks = writes.callbacks[:1]
+        if len(writes.callbacks) > 1:
+            raise Unsupported("several callbacks")
+        params: list[object] = [
+            read.sid, read.version, read.call.status, read.call.owner,
+            *event_values(event),
+            recording.status, recording.updated_at, recording.pause_behavior, writes.finalizer,
+        ]  # fmt: skip
+        if callbacks:
+            params.extend(callback_values(callbacks[0]))
+        applied: int = await self._conn.fetchval(_WITH_CALLBACK if callbacks else _WRITE, *params)
+        return applied == 1
+
+
+_READ = SELECT_RECORDING_AND_CALL_STATE.replace("?", "$1")  # the shared read, numbered
+# $1 sid, $2 version read, $3 call status read, $4 owner read; $5-$11 the event;
+# $12 status, $13 updated_at, $14 pause behaviour, $15 finalizer (NULL: unchanged).
+_CHECKED = (
+    "WITH r AS (SELECT r.sid FROM calls AS c JOIN recordings AS r ON c.sid = r.call_sid"
+    " WHERE r.sid = $1 AND r.last_event_id IS NOT DISTINCT FROM $2 AND c.status = $3"
+    " AND c.owner IS NOT DISTINCT FROM $4 FOR KEY SHARE OF c FOR UPDATE OF r),"
+    " e AS (INSERT INTO recording_events"
+    " (recording_sid, kind, at, actor, pause_behavior, media_at, detail, prev_id)"
+    " SELECT $5, $6, $7, $8, $9, $10, $11, $2 FROM r RETURNING id),"
+    " u AS (UPDATE recordings SET status = $12, updated_at = $13, pause_behavior = $14,"
+    " last_event_id = (SELECT id FROM e), finalizer = coalesce($15, finalizer)"
+    " WHERE sid = (SELECT sid FROM r) RETURNING sid)"
+)
+_WRITE = _CHECKED + " SELECT count(*) FROM u"
+_WITH_CALLBACK = (
+    _CHECKED + f", b AS (INSERT INTO callbacks ({CALLBACK_COLUMNS})"
+    " SELECT $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28 FROM r)"
+    " SELECT count(*) FROM u"
+)
