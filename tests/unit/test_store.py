@@ -220,3 +220,57 @@ def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
     runs, kinds = asyncio.run(scenario())
     assert runs == 2
     assert kinds == [EventKind.STOPPED]
+
+
+def test_a_status_change_on_remembered_state_that_is_old_reads_it_again(
+    new_store: NewStore, backend: str
+) -> None:
+    """The fast path remembers what it wrote and decides the next change on it without reading;
+    if another process changed the recording meanwhile, the write does not land and the unit is
+    decided again on what the database says."""
+    if backend != "postgresql":
+        return  # one server per SQLite database: nothing changes behind its back
+    store, other = new_store(), new_store()
+    call = Call("CA" + "d" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
+    recording = Recording(
+        "RE" + "d" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
+        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
+    )  # fmt: skip
+
+    def toggle(at: int) -> Work[RecordingStatus]:
+        async def unit(tx: Tx) -> RecordingStatus:
+            found = await tx.lock_recording_and_call(recording.sid)
+            assert found is not None
+            current = found[0]
+            paused = current.status is RecordingStatus.PAUSED
+            target = RecordingStatus.IN_PROGRESS if paused else RecordingStatus.PAUSED
+            kind = EventKind.RESUMED if paused else EventKind.PAUSED
+            behavior = None if paused else PauseBehavior.SILENCE
+            changed = current.moved_to(target, at, behavior)
+            event = RecordingEvent(recording.sid, kind, at, None, behavior, at)
+            await tx.record_status_change(changed, [event])
+            return target
+
+        return unit
+
+    async def scenario() -> tuple[list[RecordingStatus], list[EventKind]]:
+        await store.open()
+        await other.open()
+
+        async def setup(tx: Tx) -> None:
+            await tx.insert_account(_account(1))
+            await tx.insert_call(call, Custody(None))
+            await tx.insert_recording(recording)
+
+        await store.write(setup)
+        seen = [await store.write(toggle(1))]  # paused, and remembered
+        seen.append(await other.write(toggle(2)))  # another process resumes it
+        seen.append(await store.write(toggle(3)))  # remembers "paused": must pause, not resume
+        timeline = await store.read(lambda tx: tx.events(recording.sid))
+        await store.close()
+        await other.close()
+        return seen, [event.kind for event in timeline]
+
+    seen, kinds = asyncio.run(scenario())
+    assert seen == [RecordingStatus.PAUSED, RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED]
+    assert kinds == [EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSED]

@@ -28,7 +28,7 @@ import asyncpg
 
 from callrec.domain.model import Recording, RecordingEvent
 from callrec.storage.base import Conflict, StorageError, Work
-from callrec.storage.postgres_fast import FastStatusChange, Unsupported
+from callrec.storage.postgres_fast import FastStatusChange, Known, Unsupported
 from callrec.storage.schema import migrations
 from callrec.storage.sql_tx import INSERT_EVENT, Row, SqlTx, event_values
 
@@ -75,10 +75,28 @@ class PostgresTx(SqlTx):
     """`Tx` over one asyncpg connection; the transaction (if any) is the caller's."""
 
     def __init__(
-        self, conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, locking: bool
+        self,
+        conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+        locking: bool,
+        known: Known | None = None,
     ) -> None:
         self._conn = conn
         self._locking = locking
+        self._known = known
+
+    def _forget(self, recording_sid: str) -> None:
+        """The recording changes the ordinary way: what the fast path remembers of it is old."""
+        if self._known is not None:
+            self._known.pop(recording_sid, None)
+
+    async def update_recording(self, recording: Recording) -> None:
+        self._forget(recording.sid)
+        await super().update_recording(recording)
+
+    async def append_events(self, events: Sequence[RecordingEvent]) -> None:
+        for event in events:
+            self._forget(event.recording_sid)
+        await super().append_events(events)
 
     async def _one(self, sql: str, *params: Any) -> Row | None:
         row: Row | None = await self._conn.fetchrow(numbered(sql), *params)
@@ -103,6 +121,7 @@ class PostgresTx(SqlTx):
     ) -> None:
         """A pause or resume (one event) in one statement, not two: every UpdateCallRecording
         makes it, and a statement is a round trip to the server."""
+        self._forget(recording.sid)
         if len(events) != 1:
             await super().record_status_change(recording, events)
             return
@@ -194,6 +213,7 @@ class PostgresStore:
         self._url = url
         self._pool_max = pool_max
         self._pool: asyncpg.Pool | None = None
+        self._known: Known = {}
         run_sync(self._migrate())
 
     async def open(self) -> None:
@@ -215,13 +235,8 @@ class PostgresStore:
     async def write(self, work: Work[T]) -> T:
         pool = self._ready()
         try:
-            async with _acquired(pool) as conn:
-                attempt = FastStatusChange(conn)
-                result = await work(attempt)
-                if await attempt.commit():
-                    return result
-        except (Unsupported, *RETRIED):
-            pass  # not a status change (or it lost a race): the ordinary way below
+            if done := await self._fast(pool, work):
+                return done[0]
         except asyncpg.UniqueViolationError as error:
             raise Conflict(str(error)) from error
         except DATABASE_ERRORS as error:
@@ -229,7 +244,7 @@ class PostgresStore:
         for attempt_number in range(RETRIES + 1):
             try:
                 async with _acquired(pool) as conn, conn.transaction():
-                    return await work(PostgresTx(conn, locking=True))
+                    return await work(PostgresTx(conn, locking=True, known=self._known))
             except RETRIED as error:
                 if attempt_number == RETRIES:
                     raise StorageError(f"gave up after {RETRIES} retries: {error}") from error
@@ -239,6 +254,26 @@ class PostgresStore:
             except DATABASE_ERRORS as error:
                 raise StorageError(f"database: {error!r}") from error
         raise AssertionError("unreachable")
+
+    async def _fast(self, pool: asyncpg.Pool, work: Work[T]) -> list[T]:
+        """The unit as a status change in two round trips (one, on remembered state): its
+        result, if it was one (storage/postgres_fast.py); nothing if not."""
+        for known in (self._known, None):
+            async with _acquired(pool) as conn:
+                attempt = FastStatusChange(conn, known)
+                try:
+                    result = await work(attempt)
+                    if await attempt.commit(self._known):
+                        return [result]
+                except (Unsupported, *RETRIED):
+                    return []  # not a status change (or it lost a race)
+                except Exception:
+                    if attempt.remembered is None:
+                        raise  # the unit's own answer, on what the database says
+                if attempt.remembered is None:
+                    return []  # it changed since the read: the ordinary way
+                self._known.pop(attempt.remembered, None)  # remembered wrong: read it
+        return []
 
     async def read(self, work: Work[T]) -> T:
         pool = self._ready()

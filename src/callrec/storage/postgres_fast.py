@@ -11,7 +11,13 @@ round trips are what this path spends its CPU on (docs/BENCHMARKS.md). Tried fir
    have, checks they are still as read, and writes everything, or nothing if they changed.
 
 If they changed, or the unit does anything else than this shape (`Unsupported`), it is run again
-the ordinary way (units are written to be run again). Nothing the unit decides is different: it
+the ordinary way (units are written to be run again).
+
+The read itself is skipped when this process remembers the recording as it last wrote it
+(`Known`): a call's recordings change in the process that owns the call, so the memory is
+usually right, and the write checks it anyway. An attempt on remembered state counts only if its
+write lands: if it does not, or the unit refuses or writes nothing, it is tried again on what the
+database says. Nothing the unit decides is different: it
 saw a state that was the committed one, and the write lands only if it still is. Gates were
 decided inside the attempt; a decision taken again supersedes it (service.gates).
 """
@@ -34,6 +40,11 @@ from callrec.storage.sql_tx import (
     callback_values,
     event_values,
 )
+
+#: What this process last wrote of each recording: the recording, its call's state, and its
+#: version (its last event's id). A hint only: the write checks it under lock.
+Known = dict[str, tuple[Recording, CallState, int]]
+MAX_KNOWN = 10_000
 
 
 class Unsupported(Exception):
@@ -58,15 +69,24 @@ class FastStatusChange(SqlTx):
     """A `Tx` for one attempt: serves `lock_recording_and_call` unlocked, keeps the status
     change and what comes with it, refuses anything else."""
 
-    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy, known: Known | None) -> None:
         self._conn = conn
+        self._known = known  # None: read from the database
         self._read: _Read | None = None
         self._version: int | None = None
         self._writes = _Writes()
+        #: The attempt decided on remembered state (it counts only if its write lands).
+        self.remembered: str | None = None
 
     async def lock_recording_and_call(self, sid: str) -> tuple[Recording, CallState] | None:
         if self._read is not None:
             raise Unsupported("a second read")
+        hit = None if self._known is None else self._known.get(sid)
+        if hit is not None:
+            recording, state, version = hit
+            self._read = _Read(sid, version, state)
+            self.remembered = sid
+            return recording, state
         found = await super().lock_recording_and_call(sid)
         if found is not None:
             self._read = _Read(sid, self._version, found[1])
@@ -106,14 +126,15 @@ class FastStatusChange(SqlTx):
     async def _insert(self, sql: str, *params: Any) -> int:
         raise Unsupported(sql[:40])
 
-    async def commit(self) -> bool:
-        """Write what the unit decided if nothing changed since it read; whether it did. A
-        unit that wrote nothing (a pause of a paused recording) has nothing to check."""
+    async def commit(self, known: Known) -> bool:
+        """Write what the unit decided if nothing changed since it read, and remember it; whether
+        it did. A unit that wrote nothing (a pause of a paused recording) has nothing to check,
+        unless it decided on remembered state."""
         read, writes = self._read, self._writes
         if writes.change is None:
             if writes.finalizer is not None or writes.callbacks:
                 raise Unsupported("writes without a status change")
-            return True
+            return self.remembered is None
         assert read is not None
         recording, event = writes.change
         callbacks = writes.callbacks[:1]
@@ -126,8 +147,14 @@ class FastStatusChange(SqlTx):
         ]  # fmt: skip
         if callbacks:
             params.extend(callback_values(callbacks[0]))
-        applied: int = await self._conn.fetchval(_WITH_CALLBACK if callbacks else _WRITE, *params)
-        return applied == 1
+        version = await self._conn.fetchval(_WITH_CALLBACK if callbacks else _WRITE, *params)
+        if version is None:
+            known.pop(read.sid, None)
+            return False
+        if len(known) >= MAX_KNOWN:
+            known.clear()
+        known[read.sid] = (recording, read.call, version)
+        return True
 
 
 _READ = SELECT_RECORDING_AND_CALL_STATE.replace("?", "$1")  # the shared read, numbered
@@ -144,9 +171,9 @@ _CHECKED = (
     " last_event_id = (SELECT id FROM e), finalizer = coalesce($15, finalizer)"
     " WHERE sid = (SELECT sid FROM r) RETURNING sid)"
 )
-_WRITE = _CHECKED + " SELECT count(*) FROM u"
+_WRITE = _CHECKED + " SELECT (SELECT id FROM e) FROM u"
 _WITH_CALLBACK = (
     _CHECKED + f", b AS (INSERT INTO callbacks ({CALLBACK_COLUMNS})"
     " SELECT $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28 FROM r)"
-    " SELECT count(*) FROM u"
+    " SELECT (SELECT id FROM e) FROM u"
 )
