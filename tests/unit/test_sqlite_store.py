@@ -9,6 +9,7 @@ import sqlite3
 from pathlib import Path
 
 from callrec.domain.model import Account
+from callrec.storage.schema import migrations
 from callrec.storage.sqlite import SqliteStore
 
 
@@ -21,15 +22,7 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     SqliteStore(tmp_path / "db.sqlite")
     with contextlib.closing(sqlite3.connect(tmp_path / "db.sqlite")) as conn:
         names = [row[0] for row in conn.execute("SELECT name FROM schema_migrations")]
-    assert names == [
-        "0001_initial.sql",
-        "0002_media.sql",
-        "0003_callbacks.sql",
-        "0004_timeline_chain.sql",
-        "0005_pending_callbacks.sql",
-        "0006_processes.sql",
-        "0007_hot_status_changes.sql",
-    ]
+    assert names == [name for name, _ in migrations("sqlite")]  # each once, in order
 
 
 def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(tmp_path: Path) -> None:

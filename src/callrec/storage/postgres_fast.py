@@ -1,4 +1,4 @@
-"""A pause, resume or stop by sid in two round trips instead of four, on PostgreSQL.
+"""A pause, resume or stop by sid in one or two round trips instead of four, on PostgreSQL.
 
 UpdateCallRecording's unit reads its recording and call (locked), decides, and writes the change,
 perhaps a finalizer and a callback: BEGIN, the read, the write, COMMIT, each a round trip, and
@@ -7,8 +7,13 @@ round trips are what this path spends its CPU on (docs/BENCHMARKS.md). Tried fir
 1. the read without a lock or a transaction, noting the recording's last event (its version) and
    the call's status and owner;
 2. the unit decides as always; its writes are kept, not sent;
-3. one statement, a transaction by itself, locks the call and the recording as the unit would
-   have, checks they are still as read, and writes everything, or nothing if they changed.
+3. one statement, a transaction by itself, locks the recording, checks it is still as read (its
+   version, and its call's owner, which a live recording carries: migration 0008), and writes
+   everything, or nothing if it changed.
+
+Checking the recording alone is enough: the call cannot end without stopping its live recordings
+(which changes their version), nor change hands without its live recordings changing owner,
+each under the recording's lock. (The ordinary way locks the call as well.)
 
 If they changed, or the unit does anything else than this shape (`Unsupported`), it is run again
 the ordinary way (units are written to be run again).
@@ -141,7 +146,7 @@ class FastStatusChange(SqlTx):
         if len(writes.callbacks) > 1:
             raise Unsupported("several callbacks")
         params: list[object] = [
-            read.sid, read.version, read.call.status, read.call.owner,
+            read.sid, read.version, read.call.owner,
             *event_values(event),
             recording.status, recording.updated_at, recording.pause_behavior, writes.finalizer,
         ]  # fmt: skip
@@ -158,22 +163,21 @@ class FastStatusChange(SqlTx):
 
 
 _READ = SELECT_RECORDING_AND_CALL_STATE.replace("?", "$1")  # the shared read, numbered
-# $1 sid, $2 version read, $3 call status read, $4 owner read; $5-$11 the event;
-# $12 status, $13 updated_at, $14 pause behaviour, $15 finalizer (NULL: unchanged).
+# $1 sid, $2 version read, $3 owner read; $4-$10 the event; $11 status, $12 updated_at,
+# $13 pause behaviour, $14 finalizer (NULL: unchanged).
 _CHECKED = (
-    "WITH r AS (SELECT r.sid FROM calls AS c JOIN recordings AS r ON c.sid = r.call_sid"
-    " WHERE r.sid = $1 AND r.last_event_id IS NOT DISTINCT FROM $2 AND c.status = $3"
-    " AND c.owner IS NOT DISTINCT FROM $4 FOR KEY SHARE OF c FOR UPDATE OF r),"
+    "WITH r AS (SELECT sid FROM recordings WHERE sid = $1"
+    " AND last_event_id IS NOT DISTINCT FROM $2 AND owner IS NOT DISTINCT FROM $3 FOR UPDATE),"
     " e AS (INSERT INTO recording_events"
     " (recording_sid, kind, at, actor, pause_behavior, media_at, detail, prev_id)"
-    " SELECT $5, $6, $7, $8, $9, $10, $11, $2 FROM r RETURNING id),"
-    " u AS (UPDATE recordings SET status = $12, updated_at = $13, pause_behavior = $14,"
-    " last_event_id = (SELECT id FROM e), finalizer = coalesce($15, finalizer)"
+    " SELECT $4, $5, $6, $7, $8, $9, $10, $2 FROM r RETURNING id),"
+    " u AS (UPDATE recordings SET status = $11, updated_at = $12, pause_behavior = $13,"
+    " last_event_id = (SELECT id FROM e), finalizer = coalesce($14, finalizer)"
     " WHERE sid = (SELECT sid FROM r) RETURNING sid)"
 )
 _WRITE = _CHECKED + " SELECT (SELECT id FROM e) FROM u"
 _WITH_CALLBACK = (
     _CHECKED + f", b AS (INSERT INTO callbacks ({CALLBACK_COLUMNS})"
-    " SELECT $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28 FROM r)"
+    " SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 FROM r)"
     " SELECT (SELECT id FROM e) FROM u"
 )

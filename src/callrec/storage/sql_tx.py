@@ -412,6 +412,16 @@ class SqlTx:
             "UPDATE calls SET owner = ?, streaming = ? WHERE sid = ?",
             custody.owner, int(custody.streaming), sid,
         )  # fmt: skip
+        await self._carry_owner(sid, custody.owner)
+
+    async def _carry_owner(self, call_sid: str, owner: int | None) -> None:
+        """The call's live recordings carry its owner (migration 0008); rows already right are
+        left alone."""
+        await self._run(
+            f"UPDATE recordings SET owner = ? WHERE call_sid = ? AND {_LIVE_RECORDING}"
+            " AND (owner IS NULL OR owner <> ?)",
+            owner, call_sid, owner,
+        )  # fmt: skip
 
     async def delete_call(self, sid: str) -> None:
         await self._run("DELETE FROM calls WHERE sid = ?", sid)
@@ -463,8 +473,9 @@ class SqlTx:
 
     async def insert_recording(self, recording: Recording) -> None:
         await self._run(
-            f"INSERT INTO recordings ({_RECORDING_INSERT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO recordings ({_RECORDING_INSERT_COLUMNS}, owner)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " (SELECT owner FROM calls WHERE sid = ?))",
             recording.sid,
             recording.account_sid,
             recording.call_sid,
@@ -478,6 +489,7 @@ class SqlTx:
             recording.duration,
             recording.error_code,
             recording.deleted_at,
+            recording.call_sid,
         )
 
     async def update_recording(self, recording: Recording) -> None:
@@ -648,6 +660,8 @@ class SqlTx:
             await self._run(
                 f"UPDATE calls SET owner = ? WHERE {_LIVE_CALL} AND owner = ?", adopter, dead
             )
+        for row in rows:
+            await self._carry_owner(row["sid"], adopter)
         return [(_call(row), _custody(row)) for row in rows]
 
     async def adopt_finalizing(self, dead: int, adopter: int) -> list[str]:
