@@ -177,6 +177,7 @@ def test_sigkill_of_the_streams_process_ends_its_calls_complete(fleet: Fleet) ->
             fleet.client(b)
             .calls(call_sid)
             .recordings.create(
+                recording_track="inbound",  # one tone, the caller's: the one to hear
                 recording_status_callback=f"{receiver.base}/cb",
                 recording_status_callback_event=["in-progress", "completed"],
             )
