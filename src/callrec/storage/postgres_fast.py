@@ -4,8 +4,10 @@ UpdateCallRecording's unit reads its recording and call (locked), decides, and w
 perhaps a finalizer and a callback: BEGIN, the read, the write, COMMIT, each a round trip, and
 round trips are what this path spends its CPU on (docs/BENCHMARKS.md). Tried first, optimistically:
 
-1. the read without a lock or a transaction, noting the recording's last event (its version) and
-   the call's status and owner;
+1. the read without a lock or a transaction — or none at all, when this process remembers the
+   recording as it last wrote it (`Known`: a call's recordings change in the process that owns
+   the call, so the memory is usually right) — noting the recording's version (its last event's
+   id) and its call's owner;
 2. the unit decides as always; its writes are kept, not sent;
 3. one statement, a transaction by itself, locks the recording, checks it is still as read (its
    version, and its call's owner, which a live recording carries: migration 0008), and writes
@@ -15,16 +17,12 @@ Checking the recording alone is enough: the call cannot end without stopping its
 (which changes their version), nor change hands without its live recordings changing owner,
 each under the recording's lock. (The ordinary way locks the call as well.)
 
-If they changed, or the unit does anything else than this shape (`Unsupported`), it is run again
-the ordinary way (units are written to be run again).
-
-The read itself is skipped when this process remembers the recording as it last wrote it
-(`Known`): a call's recordings change in the process that owns the call, so the memory is
-usually right, and the write checks it anyway. An attempt on remembered state counts only if its
-write lands: if it does not, or the unit refuses or writes nothing, it is tried again on what the
-database says. Nothing the unit decides is different: it
-saw a state that was the committed one, and the write lands only if it still is. Gates were
-decided inside the attempt; a decision taken again supersedes it (service.gates).
+If the recording changed, the attempt is made again on what the database says (an attempt on
+remembered state counts only if its write lands); if the unit does anything else than this shape
+(`Unsupported`), it runs the ordinary way (units are written to be run again). Nothing the unit
+decides is different: it saw a state that was the committed one, and the write lands only if it
+still is. Gates were decided inside the attempt; a decision taken again supersedes it
+(service.gates).
 """
 
 from __future__ import annotations
