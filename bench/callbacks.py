@@ -32,7 +32,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streams import _wait, _wait_port
-from update_recording import found, free_port, replace_section, run_wrk, wrk_script
+from update_recording import HOLD_TWIML, found, free_port, replace_section, run_wrk, wrk_script
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDINGS = 64
@@ -45,7 +45,7 @@ def _prepare(base: str, account: str, token: str, receiver: str) -> list[tuple[s
         calls = [
             http.post(
                 f"/2010-04-01/Accounts/{account}/Calls.json",
-                data={"To": "+1", "From": "+2", "Twiml": "<Response/>"},
+                data={"To": "+1", "From": "+2", "Twiml": HOLD_TWIML},
             ).json()["sid"]
             for _ in range(RECORDINGS)
         ]

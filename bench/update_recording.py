@@ -37,6 +37,9 @@ from pathlib import Path
 
 import httpx
 
+#: Keeps each call live (a call whose TwiML ends hangs up).
+HOLD_TWIML = '<Response><Pause length="3600"/></Response>'
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 RESULTS = ROOT / "docs" / "BENCHMARKS.md"
@@ -157,7 +160,7 @@ def prepare_callrec(base: str, account: str, token: str) -> list[tuple[str, str]
     with httpx.Client(base_url=base, auth=(account, token)) as http:
         calls = []
         for _ in range(RECORDINGS):
-            form = {"To": "+15005550006", "From": "+15005550001", "Twiml": "<Response/>"}
+            form = {"To": "+15005550006", "From": "+15005550001", "Twiml": HOLD_TWIML}
             calls.append(http.post(f"/2010-04-01/Accounts/{account}/Calls.json", data=form).json())
         time.sleep(0.5)
         for call in calls:

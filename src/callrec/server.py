@@ -14,6 +14,7 @@ from callrec.api.context import Services
 from callrec.api.forward import forwarder
 from callrec.callbacks.dispatcher import Dispatcher
 from callrec.callbacks.policy import Policy
+from callrec.callbacks.twiml_client import TwimlClient
 from callrec.credentials import Sealer
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
@@ -25,6 +26,7 @@ from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
 from callrec.service.deps import Deps, Settings
+from callrec.service.flows import Flows
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.membership import Membership
 from callrec.service.recordings import RecordingService
@@ -113,6 +115,9 @@ def build(
     peer_key = sealer.derive("callrec peers")
     peers = PeerClient(address_of, peer_key)
     streams = StreamService(deps, calls, config.stream_grace_seconds, peers)
+    recordings = RecordingService(deps, lifecycle)
+    twiml = TwimlClient(accounts.auth_token)
+    flows = lifecycle.flows = Flows(deps, calls, recordings, twiml)
     membership = Membership(
         deps,
         store.presence(),
@@ -126,9 +131,10 @@ def build(
         calls=calls,
         streams=streams,
         callbacks=CallbackService(store, clock, dispatcher.poke),
-        recordings=RecordingService(deps, lifecycle),
+        recordings=recordings,
         files=files,
         media=media,
+        flows=flows,
         public_url=config.public_url,
         public_media=config.public_media,
         forward=forwarder(peers),
@@ -148,6 +154,8 @@ def build(
         await membership.close()
         await peers.close()
         await streams.close()
+        await flows.close()
+        await twiml.close()
         await accounts.close()
         await lifecycle.close()
         await media.close()

@@ -105,6 +105,10 @@ CALL_CASES = [
     ("To=%2B1555&From=%2B1666", "Url"),
     ("To=%2B1555&From=%2B1666&Url=nope", "Url"),
     ("To=%2B1555&From=%2B1666&Url=http://a.test/x&Record=maybe", "Record"),
+    ("To=%2B1555&From=%2B1666&Url=http://a.test/x&Timeout=0", "Timeout"),
+    ("To=%2B1555&From=%2B1666&Url=http://a.test/x&Timeout=soon", "Timeout"),
+    ("To=%2B1555&From=%2B1666&Url=http://a.test/x&Method=PUT", "Method"),
+    ("To=%2B1555&From=%2B1666&Url=http://a.test/x&FallbackUrl=nope", "FallbackUrl"),
 ]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import HOLD
 from tests.e2e.test_processes import Fleet
 from tests.support.postgres import Cluster, database_url_from_env
 from tests.support.server import Deployment
@@ -84,7 +85,7 @@ def test_a_database_crash_fails_requests_fast_and_loses_nothing(
         for index in range(2):
             client = fleet.client(index)
             for _ in range(RECORDINGS_PER_PROCESS):
-                call = client.calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+                call = client.calls.create(to="+15005550006", from_="+15005550001", twiml=HOLD)
                 until = time.monotonic() + 10
                 while client.calls(call.sid).fetch().status != "in-progress":
                     assert time.monotonic() < until

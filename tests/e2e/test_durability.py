@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import answered_call, eventually
+from tests.conftest import HOLD, answered_call, eventually
 from tests.support.client import sdk_client
 from tests.support.server import Deployment, ServerProcess
 
@@ -65,7 +65,7 @@ def test_sigkill_after_answer_loses_nothing(own_server: ServerProcess) -> None:
 
 def test_queued_call_is_answered_after_restart(deployment: Deployment) -> None:
     server = ServerProcess(deployment, answer_delay=3.0).start()
-    call = _client(server).calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+    call = _client(server).calls.create(to="+15005550006", from_="+15005550001", twiml=HOLD)
     server.kill()
     restarted = ServerProcess(server.deployment, answer_delay=3.0).start()
     try:

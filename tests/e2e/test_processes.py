@@ -22,7 +22,7 @@ import httpx
 import pytest
 from twilio.base.exceptions import TwilioRestException
 
-from tests.conftest import eventually
+from tests.conftest import HOLD, eventually
 from tests.support.audio import (
     INBOUND_HZ,
     Caller,
@@ -280,7 +280,7 @@ def test_a_process_cut_off_too_long_lets_go_and_joins_again(
     assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
     assert secret_kept(fleet.servers[a].data_dir, streamer.payloads, caller.secret_frames) == []
     # a serves again, as a new process: a call made through it rings and is answered there.
-    call = fleet.client(a).calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+    call = fleet.client(a).calls.create(to="+15005550006", from_="+15005550001", twiml=HOLD)
     assert eventually(lambda: fleet.client(a).calls(call.sid).fetch().status == "in-progress")
 
 
@@ -316,7 +316,7 @@ def test_any_process_answers_as_one_process_would(fleet: Fleet) -> None:
         calls = []
         for index in range(5):
             client = fleet.client(index % 3)
-            call = client.calls.create(to="+15005550006", from_="+15005550001", twiml="<R/>")
+            call = client.calls.create(to="+15005550006", from_="+15005550001", twiml=HOLD)
             calls.append(call.sid)
         assert eventually(
             lambda: all(fleet.client(1).calls(sid).fetch().status == "in-progress" for sid in calls)

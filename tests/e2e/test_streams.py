@@ -23,7 +23,7 @@ from websockets.sync.client import connect
 from callrec.domain.model import RecordingTrack
 from callrec.media.codec import ulaw_decode
 from callrec.media.synth import tone_hz
-from tests.conftest import AccountKeys, eventually
+from tests.conftest import HOLD, AccountKeys, eventually
 from tests.support.audio import (
     INBOUND_HZ,
     OUTBOUND_HZ,
@@ -191,7 +191,7 @@ def test_sigkill_keeps_what_was_captured(deployment: Deployment) -> None:
 def test_a_stream_replaces_the_synthetic_audio_of_a_rest_call(
     server: ServerProcess, account: AccountKeys, client: Any
 ) -> None:
-    call = client.calls.create(to="+15005550006", from_="+15005550001", twiml="<Response/>")
+    call = client.calls.create(to="+15005550006", from_="+15005550001", twiml=HOLD)
     assert eventually(lambda: client.calls(call.sid).fetch().status == "in-progress")
     recording = client.calls(call.sid).recordings.create(recording_track="inbound")
     time.sleep(1.0)  # synthetic audio

@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback that receives status callbacks, for the callback tests."""
+"""A real HTTP server on loopback that plays the app: it receives status callbacks and serves
+TwiML, for the callback and call-flow tests."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Received:
     params: dict[str, str]
     signature: str
     at: float
+    user_agent: str = ""
 
 
 @dataclass
@@ -29,6 +31,9 @@ class Receiver:
     status: int = 200
     delay: float = 0.0  # seconds to wait before answering: a slow receiver
     requests: list[Received] = field(default_factory=list)
+    #: TwiML answered at a path (no query), with `status` and Content-Type text/xml; a test may
+    #: add pages while running.
+    pages: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), False)
@@ -60,7 +65,8 @@ class Receiver:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 parts = urlsplit(self.path)
-                params = dict(parse_qsl(body if self.command == "POST" else parts.query))
+                query = body if self.command == "POST" else parts.query
+                params = dict(parse_qsl(query, keep_blank_values=True))
                 receiver.requests.append(
                     Received(
                         self.command,
@@ -68,12 +74,17 @@ class Receiver:
                         params,
                         self.headers.get("X-Twilio-Signature", ""),
                         time.monotonic(),
+                        self.headers.get("User-Agent", ""),
                     )
                 )
                 time.sleep(receiver.delay)
+                page = receiver.pages.get(parts.path, "").encode()
                 self.send_response(receiver.status)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Length", str(len(page)))
+                if page:
+                    self.send_header("Content-Type", "text/xml")
                 self.end_headers()
+                self.wfile.write(page)
 
             do_GET = do_POST = _handle  # noqa: N815 - the names http.server calls
 
@@ -81,3 +92,7 @@ class Receiver:
                 pass
 
         return Handler
+
+    def to(self, path: str) -> list[Received]:
+        """The requests made to `path` (the query left out), in order."""
+        return [r for r in self.requests if urlsplit(r.url).path == path]

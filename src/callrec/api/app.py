@@ -15,7 +15,16 @@ from typing import Any
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from callrec.api import callbacks, calls, inspect, internal, media, recordings, streams
+from callrec.api import (
+    callbacks,
+    calls,
+    far_end,
+    inspect,
+    internal,
+    media,
+    recordings,
+    streams,
+)  # fmt: skip
 from callrec.api.context import Services
 from callrec.api.resource import no_route
 
@@ -66,6 +75,7 @@ def create_app(
         *media.routes(services),  # after recordings: `{RE}.json` is not media
         *calls.routes(services),
         *inspect.routes(services),
+        *far_end.routes(services),
         *callbacks.routes(services),
         *internal.routes(services),
     ]

@@ -12,7 +12,7 @@ from callrec.api.auth import authorize
 from callrec.api.context import Services
 from callrec.api.errors import invalid
 from callrec.api.resource import Resource
-from callrec.domain.model import CallStatus, Trim
+from callrec.domain.model import MICROS_PER_SECOND, CallFlow, CallStatus, Trim
 from callrec.service.calls import NewCall
 from callrec.storage.base import CallFilter
 
@@ -35,6 +35,8 @@ def routes(services: Services) -> list[Route]:
             from_=from_,
             record=params.boolean(form, "Record"),
             recording_options=params.recording_options(form, trim_default=Trim.TRIM_SILENCE),
+            flow=_flow(form),
+            timeout=params.integer(form, "Timeout", 60, 1, 600) * MICROS_PER_SECOND,
         )
         call = await services.calls.create(account_sid, new_call)
         return render.json_response(render.call(call), 201)
@@ -71,10 +73,9 @@ def routes(services: Services) -> list[Route]:
         account_sid = request.path_params["account_sid"]
         await authorize(services.accounts, request, account_sid)
         form = await forms.body(request)
-        params.url(form, "Url")
         target = params.optional_choice(form, "Status", CallStatus)
-        redirect = bool(form.get("Url") or form.get("Twiml"))
-        if target is None and not redirect:
+        redirect = _flow(form)
+        if target is None and redirect is None:
             raise invalid("Status", "One of Status, Url or Twiml must be provided")
         call_sid = request.path_params["call_sid"]
         call = await services.calls.update(account_sid, call_sid, target, redirect)
@@ -91,3 +92,19 @@ def routes(services: Services) -> list[Route]:
         Route(CALLS, Resource(post=create, get=list_)),
         Route(CALL, Resource(forward, get=fetch, post=update, delete=delete)),
     ]
+
+
+def _flow(form: forms.Form) -> CallFlow | None:
+    """What the call is to run: `Url` wins over `Twiml`, as at Twilio (CONTRACT.md §12.1);
+    None if neither."""
+    url = params.url(form, "Url")
+    twiml = form.get("Twiml") or None
+    if url is None and twiml is None:
+        return None
+    return CallFlow(
+        url=url,
+        method=params.http_method(form, "Method"),
+        fallback_url=params.url(form, "FallbackUrl"),
+        fallback_method=params.http_method(form, "FallbackMethod"),
+        twiml=None if url else twiml,
+    )

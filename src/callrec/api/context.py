@@ -13,6 +13,7 @@ from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
+from callrec.service.flows import Flows
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
 
@@ -26,6 +27,7 @@ class Services:
     callbacks: CallbackService
     files: MediaFiles
     media: MediaHub
+    flows: Flows
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
     public_url: str | None = None
     #: Serve recording media without credentials, as Twilio does unless told otherwise.

@@ -92,27 +92,36 @@ def url(form: Form, name: str) -> str | None:
 
 def recording_options(form: Form, trim_default: Trim) -> RecordingOptions:
     """The recording fields shared by CreateCallRecording and CreateCall (CONTRACT.md §2)."""
-    method = form.get("RecordingStatusCallbackMethod")
     return RecordingOptions(
         channels=choice(form, "RecordingChannels", RecordingChannels, RecordingChannels.MONO),
         track=choice(form, "RecordingTrack", RecordingTrack, RecordingTrack.BOTH),
         trim=choice(form, "Trim", Trim, trim_default),
         callback_url=url(form, "RecordingStatusCallback"),
-        callback_method=_callback_method(method),
+        callback_method=http_method(form, "RecordingStatusCallbackMethod"),
         callback_events=_callback_events(form.get_all("RecordingStatusCallbackEvent")),
     )
 
 
-def _callback_method(value: str | None) -> CallbackMethod:
+def integer(form: Form, name: str, default: int, lowest: int, highest: int) -> int:
+    """A whole number within [lowest, highest]; `default` when absent or empty."""
+    value = form.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isascii() or not value.isdigit() or not lowest <= int(value) <= highest:
+        raise invalid(name, f"{name} must be a whole number from {lowest} to {highest}")
+    return int(value)
+
+
+def http_method(form: Form, name: str) -> CallbackMethod:
+    """`Method`, `FallbackMethod`, `RecordingStatusCallbackMethod`…: GET or POST (the default),
+    in any case."""
+    value = form.get(name)
     if value is None or value == "":
         return CallbackMethod.POST
     try:
         return CallbackMethod(value.upper())
     except ValueError:
-        raise invalid(
-            "RecordingStatusCallbackMethod",
-            f"RecordingStatusCallbackMethod must be 'GET' or 'POST', not '{value}'",
-        ) from None
+        raise invalid(name, f"{name} must be 'GET' or 'POST', not '{value}'") from None
 
 
 def _callback_events(values: list[str]) -> tuple[CallbackEvent, ...]:

@@ -20,25 +20,23 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 from functools import partial
-from urllib.parse import urlencode
 
 import aiohttp
-from yarl import URL
 
-from callrec import __version__
 from callrec.background import BackgroundTasks
+from callrec.callbacks import webhook
 from callrec.callbacks.policy import Failure, Policy, split
-from callrec.callbacks.signing import signature
-from callrec.domain.model import MICROS_PER_SECOND, CallbackMethod, Micros
+from callrec.callbacks.webhook import MAX_IN_FLIGHT
+from callrec.domain.model import MICROS_PER_SECOND, Micros
 from callrec.ids import Clock, ProcessIdentity
 from callrec.storage.base import OutboxEntry, OutboxState, Store, Tx
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 64
 BATCH = 256
 IDLE_POLL_SECONDS = 1.0
-USER_AGENT = f"TwilioProxy/1.1 callrec/{__version__}"
+#: What is read of a receiver's answer (only its status matters).
+MAX_ANSWER_BYTES = 4096
 
 TokenLookup = Callable[[str], Awaitable[str | None]]
 
@@ -155,40 +153,14 @@ class Dispatcher:
         token = await self._token_of(entry.account_sid)
         if token is None:
             return Failure.CLIENT, "the account has no auth token to sign with"
-        params = list(entry.params)
-        timeout = aiohttp.ClientTimeout(
-            total=policy.total_timeout,
-            sock_connect=policy.connect_timeout,
-            sock_read=policy.read_timeout,
+        if self._http is None:  # made on first use: it must be made inside the running loop
+            self._http = webhook.new_session()
+        answer = await webhook.send(
+            self._http, entry.method, url, entry.params, token, policy, MAX_ANSWER_BYTES
         )
-        if entry.method is CallbackMethod.GET:
-            joiner = "&" if "?" in url else "?"
-            url = f"{url}{joiner}{urlencode(params)}"
-            headers = {"X-Twilio-Signature": signature(token, url)}
-            body = None
-        else:
-            grouped: dict[str, list[str]] = {}
-            for name, value in params:
-                grouped.setdefault(name, []).append(value)
-            headers = {
-                "X-Twilio-Signature": signature(token, url, grouped),
-                "Content-Type": "application/x-www-form-urlencoded",
-            }
-            body = urlencode(params).encode()
-        try:
-            # encoded=True: sent byte for byte as signed (yarl would otherwise requote it).
-            async with self._session().request(
-                entry.method.value, URL(url, encoded=True), data=body, headers=headers,
-                timeout=timeout, allow_redirects=False,
-            ) as response:  # fmt: skip
-                await response.read()
-                status = response.status
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
-            return Failure.CONNECT, f"connect: {error!r}"
-        except (aiohttp.ServerTimeoutError, TimeoutError) as error:
-            return Failure.READ, f"timeout: {error!r}"
-        except (aiohttp.ClientError, ValueError) as error:
-            return Failure.CONNECT, f"transport: {error!r}"
+        if isinstance(answer, webhook.Unanswered):
+            return answer.failure, answer.detail
+        status = answer.status
         if 200 <= status < 300:
             return None, f"HTTP {status}"
         if status == 429:
@@ -196,15 +168,6 @@ class Dispatcher:
         if status >= 500:
             return Failure.SERVER, f"HTTP {status}"
         return Failure.CLIENT, f"HTTP {status}"
-
-    def _session(self) -> aiohttp.ClientSession:
-        """One session, made on first use (it must be made inside the running loop)."""
-        if self._http is None:
-            connector = aiohttp.TCPConnector(limit=MAX_IN_FLIGHT, limit_per_host=MAX_IN_FLIGHT)
-            self._http = aiohttp.ClientSession(
-                connector=connector, headers={"User-Agent": USER_AGENT}
-            )
-        return self._http
 
 
 async def _record(

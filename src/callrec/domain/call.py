@@ -1,4 +1,5 @@
-"""Call lifecycle of an emulated call: queued → ringing → in-progress → completed (or canceled).
+"""Call lifecycle of an emulated call: queued → ringing → in-progress → completed (or canceled),
+or queued → ringing → busy | no-answer | failed, as its callee answers.
 
 Calls created through the REST API have no far end; they ring and answer by themselves after a
 configurable delay, so that an app's recording flow can run against callrec unchanged.
@@ -8,8 +9,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from callrec.domain.callee import callee, ringing_ends_at
 from callrec.domain.errors import CallNotInProgress, InvalidParameter
-from callrec.domain.model import Call, CallStatus, Micros, RecordingOptions
+from callrec.domain.model import (
+    MICROS_PER_SECOND,
+    Call,
+    CallFlow,
+    CallStatus,
+    Micros,
+    RecordingOptions,
+)
+
+#: How long a call rings before it is `no-answer`, unless CreateCall's `Timeout` says (60 s).
+DEFAULT_TIMEOUT = 60 * MICROS_PER_SECOND
 
 
 def create(
@@ -21,7 +33,11 @@ def create(
     answer_delay: Micros,
     record: bool,
     recording_options: RecordingOptions,
+    flow: CallFlow | None = None,
+    timeout: Micros = DEFAULT_TIMEOUT,
 ) -> Call:
+    """A call placed now; it rings until the callee its number names answers, refuses, or
+    `timeout` (CreateCall's `Timeout`) passes (domain/callee.py)."""
     return Call(
         sid=sid,
         account_sid=account_sid,
@@ -30,9 +46,10 @@ def create(
         status=CallStatus.QUEUED,
         created_at=now,
         updated_at=now,
-        answer_at=now + answer_delay,
+        answer_at=ringing_ends_at(to, now, answer_delay, timeout),
         record=record,
         recording_options=recording_options,
+        flow=flow,
     )
 
 
@@ -43,9 +60,16 @@ def ring(call: Call, now: Micros) -> Call:
 
 
 def answer(call: Call, now: Micros) -> Call:
-    """The far end picks up; a call that was canceled meanwhile stays canceled."""
+    """The ringing ends: the callee picks up, or the call ends busy, failed or unanswered; a
+    call that was canceled meanwhile stays canceled."""
     if call.status not in (CallStatus.QUEUED, CallStatus.RINGING):
         return call
+    found = callee(call.to)
+    outcome = found.outcome
+    if found.rings_for is not None and call.answer_at - call.created_at < found.rings_for:
+        outcome = CallStatus.NO_ANSWER  # the call's Timeout came first
+    if outcome is not CallStatus.IN_PROGRESS:
+        return replace(call, status=outcome, end_time=now, updated_at=now)
     return replace(call, status=CallStatus.IN_PROGRESS, start_time=now, updated_at=now)
 
 
@@ -65,7 +89,9 @@ def end(call: Call, target: CallStatus, now: Micros) -> Call:
     return replace(call, status=CallStatus.CANCELED, end_time=now, updated_at=now)
 
 
-def check_redirectable(call: Call) -> None:
-    """`Url` or `Twiml` on a call that has ended is refused, as at Twilio (21220)."""
+def redirect(call: Call, flow: CallFlow, now: Micros) -> Call:
+    """UpdateCall with `Url` or `Twiml`: the call runs `flow` from now on (once answered, if it
+    is not yet). A call that has ended is refused, as at Twilio (21220)."""
     if call.status.is_ended:
         raise CallNotInProgress()
+    return replace(call, flow=flow, updated_at=now)

@@ -72,6 +72,8 @@ class PauseBehavior(StrEnum):
 class RecordingSource(StrEnum):
     START_CALL_RECORDING_API = "StartCallRecordingAPI"
     OUTBOUND_API = "OutboundAPI"
+    RECORD_VERB = "RecordVerb"
+    START_CALL_RECORDING_TWIML = "StartCallRecordingTwiML"
 
 
 class RecordingTrack(StrEnum):
@@ -142,6 +144,30 @@ class RecordingOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class CallFlow:
+    """What a call runs once answered: the TwiML at `url` (fetched with `method`; on failure,
+    `fallback_url`), or the document `twiml` itself."""
+
+    url: str | None = None
+    method: CallbackMethod = CallbackMethod.POST
+    fallback_url: str | None = None
+    fallback_method: CallbackMethod = CallbackMethod.POST
+    twiml: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowPosition:
+    """Where a call's flow is: verb `step` of the TwiML `document` fetched from `url` (None: the
+    call's own `Twiml`), and the recording that verb started, if any. Written as each verb
+    begins, so that a process that takes the call over goes on from there."""
+
+    document: str
+    url: str | None
+    step: int
+    recording_sid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     sid: str
     friendly_name: str
@@ -165,6 +191,8 @@ class Call:
     recording_options: RecordingOptions = field(default_factory=RecordingOptions)
     #: Where on the media clock a live stream took over from synthetic audio (None: never).
     stream_media_at: Micros | None = None
+    #: The TwiML it runs once answered (None: nothing, as for a call a media stream made).
+    flow: CallFlow | None = None
 
     @property
     def duration_seconds(self) -> int | None:

@@ -7,8 +7,16 @@ from dataclasses import dataclass
 
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
+from callrec.domain.call import DEFAULT_TIMEOUT
 from callrec.domain.errors import TransitionNotAllowed
-from callrec.domain.model import Call, CallbackEvent, CallStatus, RecordingOptions
+from callrec.domain.model import (
+    Call,
+    CallbackEvent,
+    CallFlow,
+    CallStatus,
+    Micros,
+    RecordingOptions,
+)
 from callrec.service.custody import Elsewhere, ensure_here
 from callrec.service.deps import Deps, locked_call, owned_call
 from callrec.service.gates import GateDecisions
@@ -23,6 +31,9 @@ class NewCall:
     from_: str
     record: bool
     recording_options: RecordingOptions
+    flow: CallFlow | None = None
+    #: How long it may ring before it is no-answer.
+    timeout: Micros = DEFAULT_TIMEOUT
 
 
 class CallService:
@@ -40,6 +51,8 @@ class CallService:
             self._deps.settings.answer_delay,
             request.record,
             request.recording_options,
+            request.flow,
+            request.timeout,
         )
 
         async def insert(tx: Tx) -> None:
@@ -56,9 +69,10 @@ class CallService:
         return await self._deps.store.read(lambda tx: tx.list_calls(where, page))
 
     async def update(
-        self, account_sid: str, sid: str, status: CallStatus | None, redirect: bool
+        self, account_sid: str, sid: str, status: CallStatus | None, redirect: CallFlow | None
     ) -> Call:
-        """End the call (`status`), or accept a redirect (`Url`/`Twiml`: nothing to run here)."""
+        """End the call (`status`), or make it run other TwiML (`redirect`, on the process that
+        runs its flow). `Status` wins when both are given."""
 
         gates = GateDecisions(self._deps)
         owed: list[str] = []
@@ -66,11 +80,12 @@ class CallService:
         async def update(tx: Tx) -> tuple[Call, list[str]]:
             owed.clear()  # a unit may run again (PostgreSQL retries a deadlock)
             call, custody = await locked_call(tx, account_sid, sid)
-            if status is None:
-                if redirect:
-                    calls.check_redirectable(call)
-                return call, []
             ensure_here(call.status, custody.owner, self._deps.me)
+            if status is None:
+                assert redirect is not None
+                redirected = calls.redirect(call, redirect, self._deps.clock())
+                await tx.update_call(redirected)
+                return redirected, []
             now = self._deps.clock()
             ended = calls.end(call, status, now)
             if ended is call:
@@ -91,11 +106,14 @@ class CallService:
             return ended, stopped
 
         call, stopped = await gates.write(update)
+        if status is None and call.status is CallStatus.IN_PROGRESS:
+            self._lifecycle.flows.answered(call)  # runs the new flow in place of the old
         if owed:
             self._deps.wake_callbacks(owed)
         for recording_sid in stopped:
             self._deps.media.finish(recording_sid)
-        self._lifecycle.recordings_stopped(stopped)
+        if call.status.is_ended:
+            self._lifecycle.call_ended(sid, stopped)
         return call
 
     async def hang_up(self, sid: str) -> None:
@@ -104,7 +122,7 @@ class CallService:
         call = await self._deps.store.read(lambda tx: tx.call(sid))
         if call is not None and call.status is CallStatus.IN_PROGRESS:
             with contextlib.suppress(Elsewhere):
-                await self.update(call.account_sid, sid, CallStatus.COMPLETED, redirect=False)
+                await self.update(call.account_sid, sid, CallStatus.COMPLETED, redirect=None)
 
     async def delete(self, account_sid: str, sid: str) -> None:
         """Delete the call's record; its recordings stay, at account level (our decision)."""

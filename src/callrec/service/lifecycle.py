@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
 
 from callrec.background import BackgroundTasks
 from callrec.domain import call as calls
@@ -32,15 +33,40 @@ log = logging.getLogger(__name__)
 FINALIZING = (RecordingStatus.STOPPED, RecordingStatus.PROCESSING)
 
 
+class CallFlows(Protocol):
+    """What runs the TwiML of calls (service/flows.py), told by the lifecycle what happened."""
+
+    def answered(self, call: Call) -> None: ...
+    def ended(self, call_sid: str) -> None: ...
+    def adopted(self, calls: Iterable[Call]) -> None: ...
+
+
+class _NoFlows:
+    def answered(self, call: Call) -> None:
+        pass
+
+    def ended(self, call_sid: str) -> None:
+        pass
+
+    def adopted(self, calls: Iterable[Call]) -> None:
+        pass
+
+
 class Lifecycle:
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
         self._tasks = BackgroundTasks("background work")
+        #: Set by the composition root: the flows depend on services that depend on this.
+        self.flows: CallFlows = _NoFlows()
 
     def call_created(self, call_sid: str, created_at: Micros, answer_at: Micros) -> None:
         ring_at = created_at + (answer_at - created_at) // 2
         self._at(ring_at, lambda: self._ring(call_sid))
         self._at(answer_at, lambda: self._answer(call_sid))
+
+    def call_ended(self, call_sid: str, stopped: Iterable[str]) -> None:
+        self.flows.ended(call_sid)
+        self.recordings_stopped(stopped)
 
     def recordings_stopped(self, sids: Iterable[str]) -> None:
         for sid in sids:
@@ -53,6 +79,7 @@ class Lifecycle:
             if call.status in (CallStatus.QUEUED, CallStatus.RINGING):
                 self.call_created(call.sid, call.created_at, call.answer_at)
         self.recordings_stopped(finalizing)
+        self.flows.adopted(calls)
 
     async def close(self) -> None:
         await self._tasks.close()
@@ -71,7 +98,7 @@ class Lifecycle:
     async def _answer(self, call_sid: str) -> None:
         gates = GateDecisions(self._deps)
 
-        async def answer(tx: Tx) -> tuple[str, bool] | None:
+        async def answer(tx: Tx) -> tuple[Call, str | None, bool] | None:
             found = await tx.lock_call(call_sid)
             if found is None or found[1].owner != self._deps.me.id:
                 return None  # gone, or another process runs it now
@@ -81,8 +108,8 @@ class Lifecycle:
             if answered is call:
                 return None
             await tx.update_call(answered)
-            if not answered.record:
-                return None
+            if answered.status is not CallStatus.IN_PROGRESS or not answered.record:
+                return answered, None, False
             recording, events = recordings.start(
                 self._deps.new_sid("RE"),
                 answered,
@@ -95,15 +122,16 @@ class Lifecycle:
             gates.decide(recording.sid, call_sid, recording.status)
             await tx.insert_recording(recording)
             await tx.append_events(events)
-            return recording.sid, await enqueue(
-                tx, self._deps, recording, CallbackEvent.IN_PROGRESS
-            )
+            owed = await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
+            return answered, recording.sid, owed
 
-        started = await gates.write(answer)
-        if started is not None:
-            recording_sid, owed = started
-            if owed:
+        done = await gates.write(answer)
+        if done is not None:
+            answered, recording_sid, owed = done
+            if owed and recording_sid is not None:
                 self._deps.wake_callbacks([recording_sid])
+            if answered.status is CallStatus.IN_PROGRESS:
+                self.flows.answered(answered)
 
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""

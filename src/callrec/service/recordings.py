@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from callrec.domain import recording as recordings
@@ -9,6 +10,7 @@ from callrec.domain.errors import NotFound, SeveralActiveRecordings
 from callrec.domain.model import (
     CallbackEvent,
     EventKind,
+    FlowPosition,
     PauseBehavior,
     Recording,
     RecordingEvent,
@@ -42,8 +44,17 @@ class RecordingService:
         self._lifecycle = lifecycle
 
     async def start(
-        self, account_sid: str, call_sid: str, options: RecordingOptions, actor: str
+        self,
+        account_sid: str,
+        call_sid: str,
+        options: RecordingOptions,
+        actor: str | None,
+        source: RecordingSource = RecordingSource.START_CALL_RECORDING_API,
+        flow_position: Callable[[str], FlowPosition] | None = None,
     ) -> Recording:
+        """Start a recording. A call flow that starts one says where it will be after
+        (`flow_position`, given the new sid), written in the same transaction: it starts the
+        recording once, even across a crash."""
         sid = self._deps.new_sid("RE")
         gates = GateDecisions(self._deps)
 
@@ -55,7 +66,7 @@ class RecordingService:
                 sid,
                 call,
                 options,
-                RecordingSource.START_CALL_RECORDING_API,
+                source,
                 now,
                 self._deps.media.position(call.sid, call.start_time, now),
                 actor,
@@ -67,6 +78,8 @@ class RecordingService:
                 events.append(gap(sid, EventKind.INTERRUPTED, now, started_at, NO_STREAM))
             await tx.insert_recording(recording)
             await tx.append_events(events)
+            if flow_position is not None:
+                await tx.set_flow_position(call_sid, flow_position(sid))
             owed = await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
             return recording, owed
 
@@ -82,7 +95,7 @@ class RecordingService:
         sid: str,
         target: RecordingStatus,
         behavior: PauseBehavior,
-        actor: str,
+        actor: str | None,
     ) -> Recording:
         media = self._deps.media
         gates = GateDecisions(self._deps)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import asdict
 from functools import lru_cache
 from typing import Any, Protocol
 
@@ -19,8 +20,10 @@ from callrec.domain.model import (
     Call,
     CallbackEvent,
     CallbackMethod,
+    CallFlow,
     CallStatus,
     EventKind,
+    FlowPosition,
     Micros,
     PauseBehavior,
     Recording,
@@ -56,7 +59,7 @@ class Row(Protocol):
 
 _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
-    " start_time, end_time, record, recording_options, stream_media_at"
+    " start_time, end_time, record, recording_options, stream_media_at, flow"
 )
 _CALL_INSERT_COLUMNS = _CALL_COLUMNS.removeprefix("id, ") + ", owner, streaming"
 # The timeline is a chain (migration 0004): a new event points at its recording's last one,
@@ -149,6 +152,28 @@ def decode_options(text: str) -> RecordingOptions:
     )
 
 
+def encode_flow(flow: CallFlow | None) -> str | None:
+    if flow is None:
+        return None
+    return json.dumps({
+        "url": flow.url, "method": flow.method, "fallback_url": flow.fallback_url,
+        "fallback_method": flow.fallback_method, "twiml": flow.twiml,
+    })  # fmt: skip
+
+
+def decode_flow(text: str | None) -> CallFlow | None:
+    if text is None:
+        return None
+    raw = json.loads(text)
+    return CallFlow(
+        url=raw["url"],
+        method=CallbackMethod(raw["method"]),
+        fallback_url=raw["fallback_url"],
+        fallback_method=CallbackMethod(raw["fallback_method"]),
+        twiml=raw["twiml"],
+    )
+
+
 def _call(row: Row) -> Call:
     return Call(
         sid=row["sid"],
@@ -164,6 +189,7 @@ def _call(row: Row) -> Call:
         record=bool(row["record"]),
         recording_options=decode_options(row["recording_options"]),
         stream_media_at=row["stream_media_at"],
+        flow=decode_flow(row["flow"]),
     )
 
 
@@ -381,7 +407,7 @@ class SqlTx:
     async def insert_call(self, call: Call, custody: Custody) -> None:
         await self._run(
             f"INSERT INTO calls ({_CALL_INSERT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             call.sid,
             call.account_sid,
             call.to,
@@ -395,6 +421,7 @@ class SqlTx:
             int(call.record),
             encode_options(call.recording_options),
             call.stream_media_at,
+            encode_flow(call.flow),
             custody.owner,
             int(custody.streaming),
         )
@@ -402,9 +429,9 @@ class SqlTx:
     async def update_call(self, call: Call) -> None:
         await self._run(
             "UPDATE calls SET status = ?, updated_at = ?, start_time = ?, end_time = ?,"
-            " stream_media_at = ? WHERE sid = ?",
+            " stream_media_at = ?, flow = ? WHERE sid = ?",
             call.status, call.updated_at, call.start_time, call.end_time, call.stream_media_at,
-            call.sid,
+            encode_flow(call.flow), call.sid,
         )  # fmt: skip
 
     async def set_custody(self, sid: str, custody: Custody) -> None:
@@ -422,6 +449,16 @@ class SqlTx:
             " AND (owner IS NULL OR owner <> ?)",
             owner, call_sid, owner,
         )  # fmt: skip
+
+    async def flow_position(self, call_sid: str) -> FlowPosition | None:
+        row = await self._one("SELECT flow_position FROM calls WHERE sid = ?", call_sid)
+        if row is None or row[0] is None:
+            return None
+        return FlowPosition(**json.loads(row[0]))
+
+    async def set_flow_position(self, call_sid: str, position: FlowPosition | None) -> None:
+        text = None if position is None else json.dumps(asdict(position))
+        await self._run("UPDATE calls SET flow_position = ? WHERE sid = ?", text, call_sid)
 
     async def delete_call(self, sid: str) -> None:
         await self._run("DELETE FROM calls WHERE sid = ?", sid)

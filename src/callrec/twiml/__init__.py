@@ -1,0 +1,1 @@
+"""TwiML: the documents an app answers a call with, parsed (pure)."""

@@ -1,0 +1,111 @@
+"""TwiML verbs as typed values (CONTRACT.md §12): what a call is told to do, with Twilio's
+defaults already applied, so that the runner never looks at an attribute string."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from callrec.domain.model import CallbackMethod, RecordingOptions
+
+#: `finishOnKey` of <Record> when the document says nothing: any key ends it.
+RECORD_FINISH_KEYS = "1234567890*#"
+#: <Record maxLength> when the document says nothing: an hour.
+RECORD_MAX_SECONDS = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    text: str
+    loop: int = 1  # 0: as many times as fit in the call (Twilio caps it at 1,000)
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    url: str | None
+    loop: int = 1
+    digits: str | None = None  # DTMF tones sent to the far end instead of audio
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    seconds: int = 1
+
+
+Prompt = Say | Play | Pause
+
+
+@dataclass(frozen=True, slots=True)
+class Gather:
+    action: str | None  # None: the current document's URL
+    method: CallbackMethod = CallbackMethod.POST
+    timeout: int = 5
+    finish_on_key: str = "#"  # "" : no key ends it
+    num_digits: int | None = None
+    action_on_empty_result: bool = False
+    prompts: tuple[Prompt, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    url: str
+    method: CallbackMethod = CallbackMethod.POST
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    reason: str = "rejected"  # or "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    action: str | None  # None: the current document's URL
+    method: CallbackMethod
+    timeout: int  # seconds of silence from the far end that end it; 0: never
+    finish_on_key: str
+    max_length: int  # seconds
+    play_beep: bool
+    options: RecordingOptions
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    options: RecordingOptions
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    name: str | None = None  # None: every recording the call's TwiML started
+
+
+Verb = (
+    Say
+    | Play
+    | Pause
+    | Gather
+    | Redirect
+    | Hangup
+    | Reject
+    | Record
+    | StartRecording
+    | StopRecording
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """A verb Twilio knows and callrec does not run yet: the runner reports it and hangs up."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    verbs: tuple[Verb | Unsupported, ...]
+    #: Twilio's warning 12200 for what it ignores (an attribute it does not know, say).
+    warnings: tuple[str, ...] = ()
