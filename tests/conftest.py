@@ -22,6 +22,7 @@ from callrec.storage.postgres import PostgresStore
 from callrec.storage.sqlite import SqliteStore
 from tests.support.client import sdk_client
 from tests.support.postgres import PostgresServer, open_server
+from tests.support.receiver import Receiver
 from tests.support.schemas import check_answer
 from tests.support.server import Deployment, ServerProcess
 
@@ -98,6 +99,14 @@ def account(server: ServerProcess) -> AccountKeys:
 @pytest.fixture
 def client(server: ServerProcess, account: AccountKeys) -> Any:
     return sdk_client(server.base_url, account.sid, account.token)
+
+
+@pytest.fixture
+def app() -> Iterator[Receiver]:
+    """A real HTTP server playing the app: it serves TwiML and receives callbacks."""
+    running = Receiver().start()
+    yield running
+    running.stop()
 
 
 class Raw:

@@ -1,4 +1,5 @@
-"""`callrec serve | migrate | copy | accounts create | keys create | callbacks dead | replay`."""
+"""`callrec serve | migrate | copy | accounts create | keys create | callbacks dead | replay |
+calls incoming | press | silence | hang-up`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from callrec import __version__
+from callrec import __version__, cli_calls
 from callrec.api.callbacks import entry as entry_json
 from callrec.callbacks.dispatcher import replay
 from callrec.domain.errors import DomainError, InvalidParameter, NotFound
@@ -137,7 +138,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     again.add_argument("--account", required=True, metavar="AC_SID")
     again.add_argument("id", type=int)
 
+    cli_calls.add_commands(commands)
+
     args = parser.parse_args(argv)
+    if args.command == "calls":
+        return cli_calls.run(args)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -298,7 +303,7 @@ def _dead_letters(args: argparse.Namespace) -> int:
         return 0
     for item in dead:
         print(
-            f"{item.id}\t{item.recording_sid}\t{item.event}\t{item.attempts}\t{item.url}"
+            f"{item.id}\t{item.subject_sid}\t{item.event}\t{item.attempts}\t{item.url}"
             f"\t{item.last_error}"
         )
     return 0

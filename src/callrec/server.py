@@ -29,6 +29,7 @@ from callrec.service.deps import Deps, Settings
 from callrec.service.flows import Flows
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.membership import Membership
+from callrec.service.numbers import NumberService
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
 from callrec.storage.factory import open_store
@@ -117,7 +118,7 @@ def build(
     streams = StreamService(deps, calls, config.stream_grace_seconds, peers)
     recordings = RecordingService(deps, lifecycle)
     twiml = TwimlClient(accounts.auth_token)
-    flows = lifecycle.flows = Flows(deps, calls, recordings, twiml)
+    flows = lifecycle.flows = Flows(deps, calls, recordings, twiml, lifecycle)
     membership = Membership(
         deps,
         store.presence(),
@@ -135,6 +136,7 @@ def build(
         files=files,
         media=media,
         flows=flows,
+        numbers=NumberService(deps),
         public_url=config.public_url,
         public_media=config.public_media,
         forward=forwarder(peers),

@@ -5,31 +5,16 @@ far end scripted, failures handled as Twilio handles them."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from twilio.request_validator import RequestValidator
 
 from tests.conftest import HOLD, AccountKeys, Raw, eventually
 from tests.support.client import sdk_client
-from tests.support.receiver import Received, Receiver
+from tests.support.receiver import Receiver
 from tests.support.server import Deployment, ServerProcess
 
 HANG_UP = "<Response><Hangup/></Response>"
-
-
-@pytest.fixture
-def app() -> Iterator[Receiver]:
-    running = Receiver().start()
-    yield running
-    running.stop()
-
-
-def _valid(account: AccountKeys, request: Received) -> bool:
-    validator = RequestValidator(account.token)
-    params = request.params if request.method == "POST" else {}
-    return bool(validator.validate(request.url, params, request.signature))
 
 
 def _call(client: Any, **create: Any) -> Any:
@@ -54,7 +39,7 @@ def test_the_url_is_requested_signed_with_the_call_and_its_end_hangs_up(
     assert eventually(lambda: app.to("/voice"))
     (request,) = app.to("/voice")
     assert request.method == method
-    assert _valid(account, request)
+    assert request.signed_with(account.token)
     assert request.user_agent.startswith("TwilioProxy/1.1")
     assert request.params["step"] if method == "GET" else True
     expected = {
@@ -91,7 +76,7 @@ def test_a_recording_started_by_twiml_is_paused_by_current_through_the_sdk(
     assert eventually(lambda: len(app.to("/recorded")) == 2)
     callbacks = app.to("/recorded")  # the relative URL resolved against the document's
     assert [r.params["RecordingStatus"] for r in callbacks] == ["in-progress", "completed"]
-    assert all(_valid(account, r) for r in callbacks)
+    assert all(r.signed_with(account.token) for r in callbacks)
     assert callbacks[1].params["RecordingSource"] == "StartCallRecordingTwiML"
 
 
@@ -110,7 +95,7 @@ def test_gather_hears_the_keys_the_far_end_presses(
     assert eventually(lambda: app.to("/card"))
     (card,) = app.to("/card")
     assert (card.params["Digits"], card.params["CallSid"]) == ("1234", call.sid)
-    assert _valid(account, card)
+    assert card.signed_with(account.token)
     _ended(client, call.sid)
 
 
@@ -202,7 +187,7 @@ def test_a_failed_url_falls_back_with_the_error(
     assert eventually(lambda: app.to("/fallback"))
     (fallback,) = app.to("/fallback")
     assert (fallback.params["ErrorCode"], fallback.params["ErrorUrl"]) == ("11205", dead)
-    assert _valid(account, fallback)
+    assert fallback.signed_with(account.token)
     _ended(client, call.sid)
 
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from twilio.request_validator import RequestValidator
+
 
 @dataclass(frozen=True)
 class Received:
@@ -18,6 +20,11 @@ class Received:
     signature: str
     at: float
     user_agent: str = ""
+
+    def signed_with(self, token: str) -> bool:
+        """Whether the official SDK's RequestValidator accepts its `X-Twilio-Signature`."""
+        params = self.params if self.method == "POST" else {}
+        return bool(RequestValidator(token).validate(self.url, params, self.signature))
 
 
 @dataclass

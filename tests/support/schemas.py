@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from jsonschema import FormatChecker
 from openapi_schema_validator import OAS30Validator
 
-SPEC_PATH = Path(__file__).parent.parent / "twilio" / "twilio_api_v2010_recordings_subset.json"
+SPEC_PATH = Path(__file__).parent.parent / "twilio" / "twilio_api_v2010_subset.json"
 RFC2822_UTC = re.compile(
     r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} "
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} \+0000"

@@ -22,7 +22,7 @@ NewStore = Callable[[], Store]
 def _entry(url: str, event: CallbackEvent, claimed_by: int | None = None) -> OutboxEntry:
     now = system_clock()
     return OutboxEntry(
-        id=None, account_sid="AC" + "1" * 32, recording_sid=RECORDING, event=event,
+        id=None, account_sid="AC" + "1" * 32, subject_sid=RECORDING, event=event,
         method=CallbackMethod.POST, url=url, params=(("CallrecEvent", event.value),),
         state=OutboxState.PENDING, attempts=0, next_attempt_at=now, created_at=now,
         updated_at=now, claimed_by=claimed_by,

@@ -22,9 +22,10 @@ from callrec.api import (
     inspect,
     internal,
     media,
+    numbers,
     recordings,
     streams,
-)  # fmt: skip
+)
 from callrec.api.context import Services
 from callrec.api.resource import no_route
 
@@ -74,6 +75,7 @@ def create_app(
         *recordings.routes(services),  # UpdateCallRecording's path first
         *media.routes(services),  # after recordings: `{RE}.json` is not media
         *calls.routes(services),
+        *numbers.routes(services),
         *inspect.routes(services),
         *far_end.routes(services),
         *callbacks.routes(services),

@@ -14,6 +14,7 @@ from callrec.api.context import Services
 from callrec.api.errors import not_found
 from callrec.api.resource import Resource
 from callrec.dates import rfc2822
+from callrec.ids import CALL_SID, is_sid
 from callrec.storage.base import OutboxEntry
 
 DEAD_LETTERS = "/_callrec/Accounts/{account_sid}/Callbacks/DeadLetters.json"
@@ -23,7 +24,7 @@ REPLAY = "/_callrec/Accounts/{account_sid}/Callbacks/{entry_id}/Replay.json"
 def entry(item: OutboxEntry) -> dict[str, Any]:
     return {
         "id": item.id,
-        "recording_sid": item.recording_sid,
+        **_subject(item.subject_sid),
         "event": item.event,
         "method": item.method,
         "url": item.url,
@@ -33,6 +34,12 @@ def entry(item: OutboxEntry) -> dict[str, Any]:
         "date_created": rfc2822(item.created_at),
         "date_updated": rfc2822(item.updated_at),
     }
+
+
+def _subject(sid: str) -> dict[str, str | None]:
+    """Whose callback it is: a recording's (`recording_sid`) or a call's (`call_sid`)."""
+    is_call = is_sid(CALL_SID, sid)
+    return {"recording_sid": None if is_call else sid, "call_sid": sid if is_call else None}
 
 
 def routes(services: Services) -> list[Route]:

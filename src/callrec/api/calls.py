@@ -37,6 +37,7 @@ def routes(services: Services) -> list[Route]:
             recording_options=params.recording_options(form, trim_default=Trim.TRIM_SILENCE),
             flow=_flow(form),
             timeout=params.integer(form, "Timeout", 60, 1, 600) * MICROS_PER_SECOND,
+            status_callback=params.call_callbacks(form),
         )
         call = await services.calls.create(account_sid, new_call)
         return render.json_response(render.call(call), 201)

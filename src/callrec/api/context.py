@@ -14,6 +14,7 @@ from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
 from callrec.service.flows import Flows
+from callrec.service.numbers import NumberService
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
 
@@ -28,6 +29,7 @@ class Services:
     files: MediaFiles
     media: MediaHub
     flows: Flows
+    numbers: NumberService
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
     public_url: str | None = None
     #: Serve recording media without credentials, as Twilio does unless told otherwise.

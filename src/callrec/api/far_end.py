@@ -1,6 +1,7 @@
-"""callrec's extension for an app's tests: the far end of a live call, scripted
-(docs/COMPATIBILITY.md, "The far end"). Each answers the call as the Calls resource shows it, and
-is carried out by the process that runs the call's flow."""
+"""callrec's extension for an app's tests: the far end of a call, scripted (docs/COMPATIBILITY.md,
+"The far end"). A caller places an inbound call to one of the account's numbers; during a live
+call it presses keys, falls silent, hangs up — each carried out by the process that runs the
+call's flow. Each answers the call as the Calls resource shows it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from callrec.api.context import Services
 from callrec.api.errors import invalid
 from callrec.api.resource import Resource
 
+INCOMING = "/_callrec/Accounts/{account_sid}/IncomingCalls.json"
 CALL = "/_callrec/Accounts/{account_sid}/Calls/{call_sid}"
 DIGITS = CALL + "/Digits.json"
 SILENCE = CALL + "/Silence.json"
@@ -26,6 +28,15 @@ MAX_SILENCE_SECONDS = 14_400  # Twilio's longest call, four hours
 
 
 def routes(services: Services) -> list[Route]:
+    async def call_in(request: Request) -> ASGIApp:
+        account_sid = request.path_params["account_sid"]
+        await authorize(services.accounts, request, account_sid)
+        form = await forms.body(request)
+        from_ = params.required(form, "From")
+        number = await services.numbers.called(account_sid, params.required(form, "To"))
+        call = await services.calls.receive(number, from_)
+        return render.json_response(render.call(call), 201)
+
     async def press(request: Request) -> ASGIApp:
         account_sid, call_sid = await _authorized(services, request)
         form = await forms.body(request)
@@ -58,6 +69,7 @@ def routes(services: Services) -> list[Route]:
 
     forward = services.forward
     return [
+        Route(INCOMING, Resource(post=call_in)),
         Route(DIGITS, Resource(forward, post=press)),
         Route(SILENCE, Resource(forward, post=fall_silent)),
         Route(HANGUP, Resource(forward, post=hang_up)),

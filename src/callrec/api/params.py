@@ -18,6 +18,8 @@ from callrec.domain.model import (
     MICROS_PER_SECOND,
     CallbackEvent,
     CallbackMethod,
+    CallCallbacks,
+    CallEvent,
     Micros,
     RecordingChannels,
     RecordingOptions,
@@ -98,7 +100,9 @@ def recording_options(form: Form, trim_default: Trim) -> RecordingOptions:
         trim=choice(form, "Trim", Trim, trim_default),
         callback_url=url(form, "RecordingStatusCallback"),
         callback_method=http_method(form, "RecordingStatusCallbackMethod"),
-        callback_events=_callback_events(form.get_all("RecordingStatusCallbackEvent")),
+        callback_events=events(
+            form, "RecordingStatusCallbackEvent", CallbackEvent, CallbackEvent.COMPLETED
+        ),
     )
 
 
@@ -124,24 +128,29 @@ def http_method(form: Form, name: str) -> CallbackMethod:
         raise invalid(name, f"{name} must be 'GET' or 'POST', not '{value}'") from None
 
 
-def _callback_events(values: list[str]) -> tuple[CallbackEvent, ...]:
+def events(form: Form, name: str, kind: type[E], default: E) -> tuple[E, ...]:
     """Repeated fields (the SDKs) or one space-separated value (curl users): both accepted."""
-    names = [name for value in values for name in value.split()]
+    names = [each for value in form.get_all(name) for each in value.split()]
     if not names:
-        return (CallbackEvent.COMPLETED,)
-    events: list[CallbackEvent] = []
-    for name in names:
+        return (default,)
+    found: list[E] = []
+    for each in names:
         try:
-            event = CallbackEvent(name)
+            event = kind(each)
         except ValueError:
-            allowed = ", ".join(f"'{e.value}'" for e in CallbackEvent)
-            raise invalid(
-                "RecordingStatusCallbackEvent",
-                f"RecordingStatusCallbackEvent must be among {allowed}, not '{name}'",
-            ) from None
-        if event not in events:
-            events.append(event)
-    return tuple(events)
+            allowed = ", ".join(f"'{e.value}'" for e in kind)
+            raise invalid(name, f"{name} must be among {allowed}, not '{each}'") from None
+        if event not in found:
+            found.append(event)
+    return tuple(found)
+
+
+def call_callbacks(form: Form) -> CallCallbacks | None:
+    """CreateCall's `StatusCallback`, `StatusCallbackMethod`, `StatusCallbackEvent`."""
+    where = url(form, "StatusCallback")
+    method = http_method(form, "StatusCallbackMethod")
+    asked = events(form, "StatusCallbackEvent", CallEvent, CallEvent.COMPLETED)
+    return None if where is None else CallCallbacks(where, method, asked)
 
 
 def date_filter(form: Form, name: str) -> tuple[TimeRange, list[tuple[str, str]]]:

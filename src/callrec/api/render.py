@@ -7,6 +7,7 @@ value.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -15,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 from callrec.dates import iso8601, rfc2822
 from callrec.domain.model import (
     Call,
+    PhoneNumber,
     Recording,
     RecordingEvent,
 )
@@ -74,7 +76,7 @@ def call(call: Call) -> dict[str, Any]:
         "duration": None if call.duration_seconds is None else str(call.duration_seconds),
         "price": None,
         "price_unit": "USD",
-        "direction": "outbound-api",
+        "direction": call.direction.value,
         "answered_by": None,
         "api_version": API_VERSION,
         "forwarded_from": None,
@@ -86,6 +88,28 @@ def call(call: Call) -> dict[str, Any]:
         "subresource_uris": {
             "recordings": f"{ROOT}/{call.account_sid}/Calls/{call.sid}/Recordings.json",
         },
+    }
+
+
+def phone_number(number: PhoneNumber) -> dict[str, Any]:
+    """IncomingPhoneNumber (CONTRACT.md §13): what the app set, and what callrec's numbers are
+    (local, in use, voice and messaging capable, no emergency registration)."""
+    return {
+        **asdict(number.settings),
+        "sid": number.sid,
+        "account_sid": number.account_sid,
+        "phone_number": number.phone_number,
+        "friendly_name": number.friendly_name,
+        "date_created": rfc2822(number.created_at),
+        "date_updated": rfc2822(number.updated_at),
+        "address_requirements": "none",
+        "beta": False,
+        "capabilities": {"voice": True, "sms": True, "mms": True, "fax": False},
+        "origin": "twilio",
+        "emergency_address_status": "unregistered",
+        "status": "in-use",
+        "type": "local",
+        "uri": f"{ROOT}/{number.account_sid}/IncomingPhoneNumbers/{number.sid}.json",
     }
 
 

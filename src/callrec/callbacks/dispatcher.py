@@ -67,9 +67,9 @@ class Dispatcher:
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._poll())
 
-    def wake(self, recording_sids: Iterable[str] = ()) -> None:
+    def wake(self, subjects: Iterable[str] = ()) -> None:
         """These recordings' new callbacks were committed: send them now."""
-        for sid in recording_sids:
+        for sid in subjects:
             if sid in self._draining:
                 self._woken.add(sid)  # its drain looks again before it ends
             else:
@@ -109,20 +109,20 @@ class Dispatcher:
         now = self._clock()
         me = self._me.id
         due = await self._store.read(lambda tx: tx.due_callbacks(now, BATCH, me))
-        self.wake(entry.recording_sid for entry in due)
+        self.wake(entry.subject_sid for entry in due)
         upcoming = await self._store.read(lambda tx: tx.next_callback_after(now))
         if upcoming is None:
             return IDLE_POLL_SECONDS
         return min(IDLE_POLL_SECONDS, max(0.0, (upcoming - self._clock()) / MICROS_PER_SECOND))
 
-    async def _drain(self, recording_sid: str) -> None:
+    async def _drain(self, subject_sid: str) -> None:
         """Send one recording's due callbacks, oldest first, one at a time (`wake` marked the
         recording as draining)."""
         try:
             while True:
-                self._woken.discard(recording_sid)
+                self._woken.discard(subject_sid)
                 now = self._clock()
-                head = await self._store.read(lambda tx: tx.head_callback(recording_sid))
+                head = await self._store.read(lambda tx: tx.head_callback(subject_sid))
                 entry = await self._claimed(head)
                 while entry is not None and entry.next_attempt_at <= now:
                     async with self._slots:
@@ -130,10 +130,10 @@ class Dispatcher:
                     outcome = partial(_record, sent=entry, failure=failure, detail=detail,
                                       default=self._policy, now=self._clock())  # fmt: skip
                     entry = await self._claimed(await self._store.write(outcome))
-                if recording_sid not in self._woken:
+                if subject_sid not in self._woken:
                     return  # what is left (a retry) falls due later: the poll finds it
         finally:
-            self._draining.discard(recording_sid)
+            self._draining.discard(subject_sid)
 
     async def _claimed(self, entry: OutboxEntry | None) -> OutboxEntry | None:
         """The entry if this process is to send it: claimed by it, or unclaimed until now."""
@@ -184,7 +184,7 @@ async def _record(
     # Replayed or changed meanwhile: this attempt no longer speaks for it.
     if current is not None and current.state is OutboxState.PENDING:
         await tx.update_callback(_outcome(current, failure, detail, default, now))
-    return await tx.head_callback(sent.recording_sid)
+    return await tx.head_callback(sent.subject_sid)
 
 
 def _outcome(

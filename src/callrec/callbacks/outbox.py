@@ -21,7 +21,7 @@ def entry(
     return OutboxEntry(
         id=None,
         account_sid=recording.account_sid,
-        recording_sid=recording.sid,
+        subject_sid=recording.sid,
         event=event,
         method=options.callback_method,
         url=options.callback_url,

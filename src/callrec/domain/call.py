@@ -14,9 +14,12 @@ from callrec.domain.errors import CallNotInProgress, InvalidParameter
 from callrec.domain.model import (
     MICROS_PER_SECOND,
     Call,
+    CallCallbacks,
+    CallDirection,
     CallFlow,
     CallStatus,
     Micros,
+    PhoneNumber,
     RecordingOptions,
 )
 
@@ -35,6 +38,7 @@ def create(
     recording_options: RecordingOptions,
     flow: CallFlow | None = None,
     timeout: Micros = DEFAULT_TIMEOUT,
+    status_callback: CallCallbacks | None = None,
 ) -> Call:
     """A call placed now; it rings until the callee its number names answers, refuses, or
     `timeout` (CreateCall's `Timeout`) passes (domain/callee.py)."""
@@ -50,7 +54,40 @@ def create(
         record=record,
         recording_options=recording_options,
         flow=flow,
+        status_callback=status_callback,
     )
+
+
+def arrive(
+    sid: str,
+    number: PhoneNumber,
+    from_: str,
+    now: Micros,
+    flow: CallFlow,
+    status_callback: CallCallbacks | None,
+) -> Call:
+    """An inbound call to one of the account's numbers: ringing until its TwiML answers it (or
+    rejects it)."""
+    return Call(
+        sid=sid,
+        account_sid=number.account_sid,
+        to=number.phone_number,
+        from_=from_,
+        status=CallStatus.RINGING,
+        created_at=now,
+        updated_at=now,
+        answer_at=now,
+        flow=flow,
+        status_callback=status_callback,
+        direction=CallDirection.INBOUND,
+    )
+
+
+def refuse(call: Call, target: CallStatus, now: Micros) -> Call:
+    """<Reject> before the call is answered: it ends `busy` or `no-answer`."""
+    if call.status not in (CallStatus.QUEUED, CallStatus.RINGING):
+        return call
+    return replace(call, status=target, end_time=now, updated_at=now)
 
 
 def ring(call: Call, now: Micros) -> Call:

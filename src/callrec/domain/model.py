@@ -107,6 +107,15 @@ class CallbackEvent(StrEnum):
     STOPPED = "stopped"
 
 
+class CallEvent(StrEnum):
+    """A call's progress an app may ask to hear of (`StatusCallbackEvent`)."""
+
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    ANSWERED = "answered"  # sent with CallStatus in-progress
+    COMPLETED = "completed"  # any end: completed, busy, no-answer, failed, canceled
+
+
 class EventKind(StrEnum):
     """What happened to a recording; its timeline is the ordered list of these."""
 
@@ -156,6 +165,15 @@ class CallFlow:
 
 
 @dataclass(frozen=True, slots=True)
+class CallCallbacks:
+    """Where and how a call's progress is reported (CreateCall's `StatusCallback*`)."""
+
+    url: str
+    method: CallbackMethod = CallbackMethod.POST
+    events: tuple[CallEvent, ...] = (CallEvent.COMPLETED,)
+
+
+@dataclass(frozen=True, slots=True)
 class FlowPosition:
     """Where a call's flow is: verb `step` of the TwiML `document` fetched from `url` (None: the
     call's own `Twiml`), and the recording that verb started, if any. Written as each verb
@@ -165,6 +183,50 @@ class FlowPosition:
     url: str | None
     step: int
     recording_sid: str | None = None
+
+
+class CallDirection(StrEnum):
+    OUTBOUND_API = "outbound-api"  # CreateCall
+    INBOUND = "inbound"  # to one of the account's numbers (callrec's IncomingCalls)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberSettings:
+    """What an app sets on a phone number: the writable fields of IncomingPhoneNumbers. callrec
+    uses the voice ones; the others are kept and shown as set."""
+
+    api_version: str = "2010-04-01"
+    voice_url: str | None = None
+    voice_method: CallbackMethod = CallbackMethod.POST
+    voice_fallback_url: str | None = None
+    voice_fallback_method: CallbackMethod = CallbackMethod.POST
+    voice_caller_id_lookup: bool = False
+    voice_application_sid: str | None = None
+    voice_receive_mode: str = "voice"
+    trunk_sid: str | None = None
+    status_callback: str | None = None
+    status_callback_method: CallbackMethod = CallbackMethod.POST
+    sms_url: str | None = None
+    sms_method: CallbackMethod = CallbackMethod.POST
+    sms_fallback_url: str | None = None
+    sms_fallback_method: CallbackMethod = CallbackMethod.POST
+    sms_application_sid: str | None = None
+    address_sid: str | None = None
+    identity_sid: str | None = None
+    bundle_sid: str | None = None
+    emergency_status: str = "Inactive"
+    emergency_address_sid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    sid: str
+    account_sid: str
+    phone_number: str  # E.164
+    friendly_name: str
+    settings: NumberSettings
+    created_at: Micros
+    updated_at: Micros
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +255,8 @@ class Call:
     stream_media_at: Micros | None = None
     #: The TwiML it runs once answered (None: nothing, as for a call a media stream made).
     flow: CallFlow | None = None
+    status_callback: CallCallbacks | None = None
+    direction: CallDirection = CallDirection.OUTBOUND_API
 
     @property
     def duration_seconds(self) -> int | None:

@@ -12,16 +12,19 @@ from callrec.domain.errors import TransitionNotAllowed
 from callrec.domain.model import (
     Call,
     CallbackEvent,
+    CallCallbacks,
+    CallEvent,
     CallFlow,
     CallStatus,
     Micros,
+    PhoneNumber,
     RecordingOptions,
 )
 from callrec.service.custody import Elsewhere, ensure_here
 from callrec.service.deps import Deps, locked_call, owned_call
 from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
-from callrec.service.outbox import enqueue
+from callrec.service.outbox import enqueue, enqueue_call
 from callrec.storage.base import CallFilter, Custody, PageRequest, Position, Tx
 
 
@@ -34,6 +37,11 @@ class NewCall:
     flow: CallFlow | None = None
     #: How long it may ring before it is no-answer.
     timeout: Micros = DEFAULT_TIMEOUT
+    status_callback: CallCallbacks | None = None
+
+
+#: What a number without a voice URL answers with: nothing, so the call ends at once.
+NOTHING_TO_RUN = "<Response/>"
 
 
 class CallService:
@@ -53,14 +61,58 @@ class CallService:
             request.recording_options,
             request.flow,
             request.timeout,
+            request.status_callback,
         )
+
+        async def insert(tx: Tx) -> bool:
+            await tx.insert_call(call, Custody(self._deps.me.id))
+            return await enqueue_call(tx, self._deps, call, CallEvent.INITIATED)
+
+        if await self._deps.store.write(insert):
+            self._deps.wake_callbacks([call.sid])
+        self._lifecycle.call_created(call.sid, call.created_at, call.answer_at)
+        return call
+
+    async def receive(self, number: PhoneNumber, from_: str) -> Call:
+        """An inbound call to `number`: it rings, and runs the number's voice URL at once."""
+        settings = number.settings
+        flow = CallFlow(
+            url=settings.voice_url,
+            method=settings.voice_method,
+            fallback_url=settings.voice_fallback_url,
+            fallback_method=settings.voice_fallback_method,
+            twiml=None if settings.voice_url else NOTHING_TO_RUN,
+        )
+        reports = None
+        if settings.status_callback is not None:
+            reports = CallCallbacks(settings.status_callback, settings.status_callback_method)
+        now = self._deps.clock()
+        call = calls.arrive(self._deps.new_sid("CA"), number, from_, now, flow, reports)
 
         async def insert(tx: Tx) -> None:
             await tx.insert_call(call, Custody(self._deps.me.id))
 
         await self._deps.store.write(insert)
-        self._lifecycle.call_created(call.sid, call.created_at, call.answer_at)
+        self._lifecycle.flows.arrived(call)
         return call
+
+    async def refuse(self, call: Call, reason: str) -> None:
+        """<Reject> as the first thing an inbound call's TwiML does: `busy` or `no-answer`."""
+        target = CallStatus.BUSY if reason == "busy" else CallStatus.NO_ANSWER
+
+        async def refuse(tx: Tx) -> bool:
+            found = await tx.lock_call(call.sid)
+            if found is None:
+                return False
+            refused = calls.refuse(found[0], target, self._deps.clock())
+            if refused is found[0]:
+                return False
+            await tx.update_call(refused)
+            return await enqueue_call(tx, self._deps, refused, CallEvent.COMPLETED)
+
+        if await self._deps.store.write(refuse):
+            self._deps.wake_callbacks([call.sid])
+        self._lifecycle.call_ended(call.sid, [])
 
     async def fetch(self, account_sid: str, sid: str) -> Call:
         return await self._deps.store.read(lambda tx: owned_call(tx, account_sid, sid))
@@ -91,6 +143,8 @@ class CallService:
             if ended is call:
                 return call, []
             await tx.update_call(ended)
+            if await enqueue_call(tx, self._deps, ended, CallEvent.COMPLETED):
+                owed.append(sid)
             stopped = []
             media_at = self._deps.media.position(sid, call.start_time, now)
             for recording in await tx.lock_live_recordings_of_call(sid):

@@ -26,6 +26,7 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from callrec.background import BackgroundTasks
+from callrec.callbacks.voice import call_parameters
 from callrec.domain.errors import CallNotInProgress, DomainError
 from callrec.domain.model import (
     MICROS_PER_SECOND,
@@ -42,6 +43,7 @@ from callrec.service.calls import CallService
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call
 from callrec.service.far_end import FarEnd
+from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
 from callrec.storage.base import Tx
 from callrec.twiml.parse import TwimlError, parse
@@ -114,8 +116,10 @@ class Flows:
         calls: CallService,
         recordings: RecordingService,
         source: TwimlSource,
+        lifecycle: Lifecycle,
     ) -> None:
         self._deps = deps
+        self._lifecycle = lifecycle
         self._calls = calls
         self._recordings = recordings
         self._source = source
@@ -137,6 +141,10 @@ class Flows:
         task = asyncio.get_running_loop().create_task(self._run(call, position))
         self._running[call.sid] = task
         task.add_done_callback(lambda done: self._forget_task(call.sid, done))
+
+    def arrived(self, call: Call) -> None:
+        """An inbound call rings: its flow runs now, and answers it (or rejects it)."""
+        self._start(call, None)
 
     def ended(self, call_sid: str) -> None:
         self._cancel(call_sid)
@@ -180,6 +188,15 @@ class Flows:
         try:
             if position is None:
                 document, step, recording = await self._first_document(call), 0, None
+                if call.status is CallStatus.RINGING:  # inbound: the TwiML answers it, or not
+                    verbs = document.verbs.verbs
+                    if verbs and isinstance(verbs[0], Reject):
+                        await self._calls.refuse(call, verbs[0].reason)
+                        return
+                    answered = await self._lifecycle.answer_now(call.sid)
+                    if answered is None:
+                        return  # it ended while its TwiML was fetched
+                    call = answered
             else:
                 document = _Document(position.url, position.document, parse(position.document))
                 step, recording = position.step, position.recording_sid
@@ -210,7 +227,9 @@ class Flows:
             return await self._document(call, fallback)
 
     async def _document(self, call: Call, step: _Fetch) -> _Document:
-        params = [*call_parameters(call, CallStatus.IN_PROGRESS), *step.extra]
+        ringing = call.status is CallStatus.RINGING  # an inbound call's first request
+        status = CallStatus.RINGING if ringing else CallStatus.IN_PROGRESS
+        params = [*call_parameters(call, status), *step.extra]
         try:
             text = await self._source.fetch(call.account_sid, step.url, step.method, params)
         except Exception as error:
@@ -407,30 +426,6 @@ class Flows:
             del self._running[call_sid]
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("call %s: its flow failed", call_sid, exc_info=error)
-
-
-def call_parameters(call: Call, status: CallStatus) -> list[tuple[str, str]]:
-    """What every voice request of Twilio's carries about the call (CONTRACT.md §12.1); the
-    geography of a phone number is sent empty, as Twilio sends what it does not know."""
-    params = [
-        ("AccountSid", call.account_sid),
-        ("ApiVersion", "2010-04-01"),
-        ("CallSid", call.sid),
-        ("CallStatus", status.value),
-        ("Called", call.to),
-        ("Caller", call.from_),
-        ("Direction", "outbound-api"),
-        ("From", call.from_),
-        ("To", call.to),
-    ]
-    for party, number in (("Called", call.to), ("Caller", call.from_), ("From", call.from_),
-                          ("To", call.to)):  # fmt: skip
-        if number.startswith("+"):
-            params.extend((f"{party}{place}", "") for place in _PLACES)
-    return params
-
-
-_PLACES = ("City", "Country", "State", "Zip")
 
 
 def prompt_seconds(prompt: Prompt) -> float:

@@ -16,6 +16,7 @@ from callrec.domain.model import (
     MICROS_PER_SECOND,
     Call,
     CallbackEvent,
+    CallEvent,
     CallStatus,
     Micros,
     Recording,
@@ -26,7 +27,7 @@ from callrec.domain.model import (
 from callrec.service.deps import Deps
 from callrec.service.gates import GateDecisions
 from callrec.service.media import render_to_disk
-from callrec.service.outbox import enqueue
+from callrec.service.outbox import enqueue, enqueue_call
 from callrec.storage.base import Tx
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,16 @@ class CallFlows(Protocol):
     """What runs the TwiML of calls (service/flows.py), told by the lifecycle what happened."""
 
     def answered(self, call: Call) -> None: ...
+    def arrived(self, call: Call) -> None: ...
     def ended(self, call_sid: str) -> None: ...
     def adopted(self, calls: Iterable[Call]) -> None: ...
 
 
 class _NoFlows:
     def answered(self, call: Call) -> None:
+        pass
+
+    def arrived(self, call: Call) -> None:
         pass
 
     def ended(self, call_sid: str) -> None:
@@ -85,20 +90,29 @@ class Lifecycle:
         await self._tasks.close()
 
     async def _ring(self, call_sid: str) -> None:
-        async def ring(tx: Tx) -> None:
+        async def ring(tx: Tx) -> bool:
             found = await tx.lock_call(call_sid)
             if found is None or found[1].owner != self._deps.me.id:
-                return  # gone, or another process runs it now
+                return False  # gone, or another process runs it now
             call = found[0]
-            if call.status is CallStatus.QUEUED:
-                await tx.update_call(calls.ring(call, self._deps.clock()))
+            if call.status is not CallStatus.QUEUED:
+                return False
+            ringing = calls.ring(call, self._deps.clock())
+            await tx.update_call(ringing)
+            return await enqueue_call(tx, self._deps, ringing, CallEvent.RINGING)
 
-        await self._deps.store.write(ring)
+        if await self._deps.store.write(ring):
+            self._deps.wake_callbacks([call_sid])
 
-    async def _answer(self, call_sid: str) -> None:
+    async def answer_now(self, call_sid: str) -> Call | None:
+        """Answer a ringing call whose flow is running already (an inbound call's TwiML began);
+        the call as answered, or None if it was not answered (it ended meanwhile)."""
+        return await self._answer(call_sid, run_flow=False)
+
+    async def _answer(self, call_sid: str, run_flow: bool = True) -> Call | None:
         gates = GateDecisions(self._deps)
 
-        async def answer(tx: Tx) -> tuple[Call, str | None, bool] | None:
+        async def answer(tx: Tx) -> tuple[Call, list[str]] | None:
             found = await tx.lock_call(call_sid)
             if found is None or found[1].owner != self._deps.me.id:
                 return None  # gone, or another process runs it now
@@ -108,8 +122,11 @@ class Lifecycle:
             if answered is call:
                 return None
             await tx.update_call(answered)
-            if answered.status is not CallStatus.IN_PROGRESS or not answered.record:
-                return answered, None, False
+            picked_up = answered.status is CallStatus.IN_PROGRESS
+            event = CallEvent.ANSWERED if picked_up else CallEvent.COMPLETED
+            owed = [call_sid] if await enqueue_call(tx, self._deps, answered, event) else []
+            if not picked_up or not answered.record:
+                return answered, owed
             recording, events = recordings.start(
                 self._deps.new_sid("RE"),
                 answered,
@@ -122,16 +139,21 @@ class Lifecycle:
             gates.decide(recording.sid, call_sid, recording.status)
             await tx.insert_recording(recording)
             await tx.append_events(events)
-            owed = await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS)
-            return answered, recording.sid, owed
+            if await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS):
+                owed.append(recording.sid)
+            return answered, owed
 
         done = await gates.write(answer)
-        if done is not None:
-            answered, recording_sid, owed = done
-            if owed and recording_sid is not None:
-                self._deps.wake_callbacks([recording_sid])
-            if answered.status is CallStatus.IN_PROGRESS:
-                self.flows.answered(answered)
+        if done is None:
+            return None
+        answered, owed = done
+        if owed:
+            self._deps.wake_callbacks(owed)
+        if answered.status is not CallStatus.IN_PROGRESS:
+            return None
+        if run_flow:
+            self.flows.answered(answered)
+        return answered
 
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
@@ -180,7 +202,7 @@ class Lifecycle:
             self._deps.wake_callbacks([sid])
         self._deps.files.capture(sid).unlink(missing_ok=True)
 
-    def _at(self, when: Micros, action: Callable[[], Awaitable[None]]) -> None:
+    def _at(self, when: Micros, action: Callable[[], Awaitable[object]]) -> None:
         async def later() -> None:
             delay = (when - self._deps.clock()) / MICROS_PER_SECOND
             if delay > 0:

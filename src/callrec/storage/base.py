@@ -21,11 +21,11 @@ from typing import Protocol, TypeVar
 from callrec.domain.model import (
     Account,
     Call,
-    CallbackEvent,
     CallbackMethod,
     CallStatus,
     FlowPosition,
     Micros,
+    PhoneNumber,
     Recording,
     RecordingEvent,
 )
@@ -72,6 +72,13 @@ class CallFilter:
     status: CallStatus | None = None
     start_time: TimeRange = TimeRange()
     end_time: TimeRange = TimeRange()
+
+
+@dataclass(frozen=True, slots=True)
+class NumberFilter:
+    account_sid: str
+    phone_number: str | None = None
+    friendly_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +140,13 @@ class OutboxState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
-    """A status callback to send: what, where, how often tried, and how it stands."""
+    """A status callback to send: what, where, how often tried, and how it stands. A subject's
+    callbacks are sent one at a time, in order: a recording's, or a call's."""
 
     id: int | None  # None until stored
     account_sid: str
-    recording_sid: str
-    event: CallbackEvent
+    subject_sid: str  # RE… or CA…
+    event: str  # a CallbackEvent of a recording, a CallEvent of a call
     method: CallbackMethod
     url: str  # as the app gave it, fragment included
     params: tuple[tuple[str, str], ...]
@@ -172,6 +180,18 @@ class Tx(Protocol):
     async def update_call(self, call: Call) -> None: ...
     async def set_custody(self, sid: str, custody: Custody) -> None: ...
     async def flow_position(self, call_sid: str) -> FlowPosition | None: ...
+    # phone numbers
+    async def insert_number(self, number: PhoneNumber) -> None:
+        """Raises Conflict if the number belongs to an account already."""
+        ...
+
+    async def number(self, sid: str) -> PhoneNumber | None: ...
+    async def number_called(self, phone_number: str) -> PhoneNumber | None: ...
+    async def update_number(self, number: PhoneNumber) -> None: ...
+    async def delete_number(self, sid: str) -> None: ...
+    async def list_numbers(
+        self, where: NumberFilter, page: PageRequest
+    ) -> list[tuple[Position, PhoneNumber]]: ...
     async def set_flow_position(self, call_sid: str, position: FlowPosition | None) -> None: ...
     async def delete_call(self, sid: str) -> None: ...
     async def list_calls(
@@ -219,6 +239,10 @@ class Tx(Protocol):
 
     async def insert_callback(self, entry: OutboxEntry) -> None: ...
     async def update_callback(self, entry: OutboxEntry) -> None: ...
+    async def count_callbacks(self, subject_sid: str) -> int:
+        """How many callbacks a subject has had written (a call's `SequenceNumber`)."""
+        ...
+
     async def callback(self, entry_id: int) -> OutboxEntry | None: ...
     async def claim_callback(self, entry_id: int, process_id: int) -> bool:
         """Make the pending, unclaimed entry this process's to send; False if another has it."""

@@ -43,6 +43,7 @@ PLAN = (
     ("processes", "SELECT * FROM processes ORDER BY id"),
     ("accounts", _ACCOUNTS_PARENTS_FIRST),
     ("credentials", "SELECT * FROM credentials ORDER BY sid"),
+    ("phone_numbers", "SELECT * FROM phone_numbers ORDER BY id"),
     ("calls", "SELECT * FROM calls ORDER BY id"),
     ("recordings", "SELECT * FROM recordings ORDER BY id"),
     ("recording_events", "SELECT * FROM recording_events ORDER BY id"),
@@ -53,7 +54,9 @@ _MIGRATIONS = "SELECT name FROM schema_migrations"
 _LINKS = "SELECT last_event_id, id FROM recordings WHERE last_event_id IS NOT NULL ORDER BY id"
 _LINK = "UPDATE recordings SET last_event_id = ? WHERE id = ?"
 #: Tables whose PostgreSQL identity must go past the ids copied, so that new rows do not collide.
-IDENTITIES = ("processes", "calls", "recordings", "recording_events", "callbacks")
+IDENTITIES = (
+    "processes", "phone_numbers", "calls", "recordings", "recording_events", "callbacks",
+)  # fmt: skip
 #: Running servers' presence locks in this database, as PostgresPresence takes them (objid 0 is
 #: the migration lock, held for a moment by any process that starts).
 _SERVERS = (

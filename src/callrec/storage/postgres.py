@@ -30,7 +30,8 @@ from callrec.domain.model import Recording, RecordingEvent
 from callrec.storage.base import Conflict, StorageError, Work
 from callrec.storage.postgres_fast import FastStatusChange, Known, Unsupported
 from callrec.storage.schema import migrations
-from callrec.storage.sql_tx import INSERT_EVENT, Row, SqlTx, event_values
+from callrec.storage.sql_base import Row
+from callrec.storage.sql_tx import INSERT_EVENT, SqlTx, event_values
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -35,10 +35,10 @@ import asyncpg
 
 from callrec.domain.model import Recording, RecordingEvent
 from callrec.storage.base import CallState, OutboxEntry
+from callrec.storage.sql_base import Row
 from callrec.storage.sql_tx import (
     CALLBACK_COLUMNS,
     SELECT_RECORDING_AND_CALL_STATE,
-    Row,
     SqlTx,
     callback_values,
     event_values,
@@ -116,7 +116,7 @@ class FastStatusChange(SqlTx):
         self._writes.finalizer = process_id
 
     async def insert_callback(self, entry: OutboxEntry) -> None:
-        if self._read is None or entry.recording_sid != self._read.sid:
+        if self._read is None or entry.subject_sid != self._read.sid:
             raise Unsupported("another recording's callback")
         self._writes.callbacks.append(entry)
 

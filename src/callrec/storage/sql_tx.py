@@ -13,13 +13,15 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import lru_cache
-from typing import Any, Protocol
 
 from callrec.domain.model import (
     Account,
     Call,
     CallbackEvent,
     CallbackMethod,
+    CallCallbacks,
+    CallDirection,
+    CallEvent,
     CallFlow,
     CallStatus,
     EventKind,
@@ -46,20 +48,14 @@ from callrec.storage.base import (
     Position,
     ProcessInfo,
     RecordingFilter,
-    TimeRange,
 )
-
-
-class Row(Protocol):
-    """A result row as both drivers give it: by column name or position, and iterable."""
-
-    def __getitem__(self, key: str | int, /) -> Any: ...
-    def __iter__(self) -> Any: ...
-
+from callrec.storage.sql_base import Row, Where
+from callrec.storage.sql_numbers import NumbersSql
 
 _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
-    " start_time, end_time, record, recording_options, stream_media_at, flow"
+    " start_time, end_time, record, recording_options, stream_media_at, flow, status_callback,"
+    " direction"
 )
 _CALL_INSERT_COLUMNS = _CALL_COLUMNS.removeprefix("id, ") + ", owner, streaming"
 # The timeline is a chain (migration 0004): a new event points at its recording's last one,
@@ -120,7 +116,7 @@ _UPDATE_RECORDING_STATUS = (  # with no new event, the last one stays the last
 _DUE_HEADS = (
     "SELECT * FROM callbacks AS c WHERE c.state = 'pending' AND c.next_attempt_at <= ?"
     " AND (c.claimed_by IS NULL OR c.claimed_by = ?)"
-    " AND NOT EXISTS (SELECT 1 FROM callbacks AS e WHERE e.recording_sid = c.recording_sid"
+    " AND NOT EXISTS (SELECT 1 FROM callbacks AS e WHERE e.subject_sid = c.subject_sid"
     " AND e.state = 'pending' AND e.id < c.id)"
     " ORDER BY c.next_attempt_at LIMIT ?"
 )
@@ -174,6 +170,22 @@ def decode_flow(text: str | None) -> CallFlow | None:
     )
 
 
+def encode_call_callbacks(callbacks: CallCallbacks | None) -> str | None:
+    if callbacks is None:
+        return None
+    return json.dumps(
+        {"url": callbacks.url, "method": callbacks.method, "events": list(callbacks.events)}
+    )
+
+
+def decode_call_callbacks(text: str | None) -> CallCallbacks | None:
+    if text is None:
+        return None
+    raw = json.loads(text)
+    events = tuple(CallEvent(event) for event in raw["events"])
+    return CallCallbacks(raw["url"], CallbackMethod(raw["method"]), events)
+
+
 def _call(row: Row) -> Call:
     return Call(
         sid=row["sid"],
@@ -190,6 +202,8 @@ def _call(row: Row) -> Call:
         recording_options=decode_options(row["recording_options"]),
         stream_media_at=row["stream_media_at"],
         flow=decode_flow(row["flow"]),
+        status_callback=decode_call_callbacks(row["status_callback"]),
+        direction=CallDirection(row["direction"]),
     )
 
 
@@ -248,8 +262,8 @@ def _outbox_entry(row: Row) -> OutboxEntry:
     return OutboxEntry(
         id=row["id"],
         account_sid=row["account_sid"],
-        recording_sid=row["recording_sid"],
-        event=CallbackEvent(row["event"]),
+        subject_sid=row["subject_sid"],
+        event=row["event"],
         method=CallbackMethod(row["method"]),
         url=row["url"],
         params=tuple((name, value) for name, value in json.loads(row["params"])),
@@ -264,7 +278,7 @@ def _outbox_entry(row: Row) -> OutboxEntry:
 
 
 CALLBACK_COLUMNS = (
-    "account_sid, recording_sid, event, method, url, params, state, attempts, next_attempt_at,"
+    "account_sid, subject_sid, event, method, url, params, state, attempts, next_attempt_at,"
     " last_error, created_at, updated_at, claimed_by"
 )
 
@@ -272,7 +286,7 @@ CALLBACK_COLUMNS = (
 def callback_values(entry: OutboxEntry) -> tuple[object, ...]:
     return (
         entry.account_sid,
-        entry.recording_sid,
+        entry.subject_sid,
         entry.event,
         entry.method,
         entry.url,
@@ -299,59 +313,8 @@ def event_values(event: RecordingEvent) -> tuple[object, ...]:
     )
 
 
-class _Where:
-    """Accumulates a WHERE clause and its parameters."""
-
-    def __init__(self) -> None:
-        self.clauses: list[str] = []
-        self.params: list[Any] = []
-
-    def add(self, clause: str, *params: Any) -> None:
-        self.clauses.append(clause)
-        self.params.extend(params)
-
-    def add_range(self, column: str, span: TimeRange) -> None:
-        if span.start is not None:
-            self.add(f"{column} >= ?", span.start)
-        if span.end is not None:
-            self.add(f"{column} < ?", span.end)
-
-    def add_page(self, page: PageRequest) -> str:
-        """Add the keyset condition and return the ORDER/LIMIT/OFFSET tail (size + 1 rows, so
-        the caller can tell whether another page follows)."""
-        if page.after is not None:
-            self.add("(created_at, id) < (?, ?)", page.after.created_at, page.after.row_id)
-            offset = 0
-        else:
-            offset = page.offset
-        return f" ORDER BY created_at DESC, id DESC LIMIT {page.size + 1} OFFSET {offset}"
-
-    @property
-    def sql(self) -> str:
-        return " WHERE " + " AND ".join(self.clauses) if self.clauses else ""
-
-
-class SqlTx:
+class SqlTx(NumbersSql):
     """`Tx` in SQL; a backend runs the statements (the transaction is its caller's)."""
-
-    # what a backend provides
-
-    async def _one(self, sql: str, *params: Any) -> Row | None:
-        raise NotImplementedError
-
-    async def _all(self, sql: str, *params: Any) -> Sequence[Row]:
-        raise NotImplementedError
-
-    async def _run(self, sql: str, *params: Any) -> None:
-        raise NotImplementedError
-
-    async def _insert(self, sql: str, *params: Any) -> int:
-        """Run an INSERT of one row into a table with an `id` key; the new row's id."""
-        raise NotImplementedError
-
-    def _lock(self, clause: str) -> str:
-        """`clause` (FOR UPDATE …) where units run side by side and rows must be locked."""
-        return ""
 
     # accounts and credentials
 
@@ -407,7 +370,7 @@ class SqlTx:
     async def insert_call(self, call: Call, custody: Custody) -> None:
         await self._run(
             f"INSERT INTO calls ({_CALL_INSERT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             call.sid,
             call.account_sid,
             call.to,
@@ -422,6 +385,8 @@ class SqlTx:
             encode_options(call.recording_options),
             call.stream_media_at,
             encode_flow(call.flow),
+            encode_call_callbacks(call.status_callback),
+            call.direction,
             custody.owner,
             int(custody.streaming),
         )
@@ -464,7 +429,7 @@ class SqlTx:
         await self._run("DELETE FROM calls WHERE sid = ?", sid)
 
     async def list_calls(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]:
-        clause = _Where()
+        clause = Where()
         clause.add("account_sid = ?", where.account_sid)
         if where.to is not None:
             clause.add("to_number = ?", where.to)
@@ -560,7 +525,7 @@ class SqlTx:
     async def list_recordings(
         self, where: RecordingFilter, page: PageRequest
     ) -> list[tuple[Position, Recording]]:
-        clause = _Where()
+        clause = Where()
         clause.add("account_sid = ?", where.account_sid)
         if where.call_sid is not None:
             clause.add("call_sid = ?", where.call_sid)
@@ -637,11 +602,15 @@ class SqlTx:
     async def due_callbacks(self, now: Micros, limit: int, process_id: int) -> list[OutboxEntry]:
         return [_outbox_entry(row) for row in await self._all(_DUE_HEADS, now, process_id, limit)]
 
-    async def head_callback(self, recording_sid: str) -> OutboxEntry | None:
+    async def count_callbacks(self, subject_sid: str) -> int:
+        row = await self._one("SELECT count(*) FROM callbacks WHERE subject_sid = ?", subject_sid)
+        return int(row[0]) if row else 0
+
+    async def head_callback(self, subject_sid: str) -> OutboxEntry | None:
         row = await self._one(
-            "SELECT * FROM callbacks WHERE recording_sid = ? AND state = 'pending'"
+            "SELECT * FROM callbacks WHERE subject_sid = ? AND state = 'pending'"
             " ORDER BY id LIMIT 1",
-            recording_sid,
+            subject_sid,
         )
         return _outbox_entry(row) if row else None
 

@@ -9,7 +9,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from callrec.storage.sql_tx import Row, SqlTx
+from callrec.storage.sql_base import Row
+from callrec.storage.sql_tx import SqlTx
 
 
 class SqliteTx(SqlTx):
