@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from callrec.dates import rfc2822
 from callrec.domain.model import CallbackEvent, Micros, Recording, RecordingStatus
-from callrec.storage.base import OutboxEntry, OutboxState
+from callrec.storage.base import OutboxEntry
 
 #: Events beyond Twilio's, named in an extra parameter so an app can tell a resume from a start.
 EXTENSION_EVENTS = frozenset({CallbackEvent.PAUSED, CallbackEvent.RESUMED, CallbackEvent.STOPPED})
@@ -18,21 +18,11 @@ def entry(
     options = recording.options
     if options.callback_url is None or event not in options.callback_events:
         return None
-    return OutboxEntry(
-        id=None,
-        account_sid=recording.account_sid,
-        subject_sid=recording.sid,
-        event=event,
-        method=options.callback_method,
-        url=options.callback_url,
-        params=parameters(recording, event, base_url),
-        state=OutboxState.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-        claimed_by=sender,
-    )
+    params = parameters(recording, event, base_url)
+    return OutboxEntry.due(
+        recording.account_sid, recording.sid, event, options.callback_method,
+        options.callback_url, params, now, sender,
+    )  # fmt: skip
 
 
 def parameters(

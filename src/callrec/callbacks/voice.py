@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from callrec.dates import rfc2822
 from callrec.domain.model import Call, CallEvent, CallStatus, Micros
-from callrec.storage.base import OutboxEntry, OutboxState
+from callrec.storage.base import OutboxEntry
 
 _PLACES = ("City", "Country", "State", "Zip")
 #: `CallStatus` of each event's callback; `completed` says how the call ended.
@@ -66,18 +66,7 @@ def status_callback(
             ("Duration", str(-(-seconds // 60))),  # billed minutes, rounded up
             ("SipResponseCode", _SIP_RESPONSE.get(call.status, "200")),
         ]
-    return OutboxEntry(
-        id=None,
-        account_sid=call.account_sid,
-        subject_sid=call.sid,
-        event=event.value,
-        method=asked.method,
-        url=asked.url,
-        params=tuple(params),
-        state=OutboxState.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-        claimed_by=sender,
-    )
+    return OutboxEntry.due(
+        call.account_sid, call.sid, event.value, asked.method, asked.url, tuple(params), now,
+        sender,
+    )  # fmt: skip

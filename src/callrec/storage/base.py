@@ -159,6 +159,24 @@ class OutboxEntry:
     #: The process whose dispatcher sends it (None: whichever claims it first).
     claimed_by: int | None = None
 
+    @classmethod
+    def due(
+        cls,
+        account_sid: str,
+        subject_sid: str,
+        event: str,
+        method: CallbackMethod,
+        url: str,
+        params: tuple[tuple[str, str], ...],
+        now: Micros,
+        sender: int | None,
+    ) -> OutboxEntry:
+        """A callback about to be written: pending, never tried, due now, `sender`'s to send."""
+        return cls(
+            None, account_sid, subject_sid, event, method, url, params, OutboxState.PENDING,
+            0, now, now, now, claimed_by=sender,
+        )  # fmt: skip
+
 
 class Tx(Protocol):
     """What a unit of work may do inside its transaction."""
