@@ -198,7 +198,7 @@ def test_a_failed_url_falls_back_with_the_error(
         "<Reply><Say>Hi</Say></Reply>",  # not a <Response>
         "<Response><Speak>Hi</Speak></Response>",  # no such verb
         "<Response><Pause length='soon'/></Response>",  # a value Twilio refuses
-        "<Response><Dial>+15005550007</Dial></Response>",  # a verb callrec does not run yet
+        "<Response><Enqueue>support</Enqueue></Response>",  # a verb callrec does not run yet
     ],
 )
 def test_an_invalid_document_ends_the_call(client: Any, app: Receiver, document: str) -> None:

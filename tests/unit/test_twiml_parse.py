@@ -15,6 +15,7 @@ from callrec.domain.model import (
 from callrec.twiml.parse import NOT_A_RESPONSE, PARSE_FAILURE, SCHEMA_VIOLATION, TwimlError, parse
 from callrec.twiml.verbs import (
     RECORD_FINISH_KEYS,
+    Dial,
     Gather,
     Hangup,
     Pause,
@@ -109,6 +110,9 @@ def test_an_unknown_attribute_is_a_warning() -> None:
         ("<Response><Reject reason='rude'/></Response>", SCHEMA_VIOLATION),
         ("<Response><Start/></Response>", SCHEMA_VIOLATION),
         ("<Response><Start><Dial/></Start></Response>", SCHEMA_VIOLATION),
+        ("<Response><Dial/></Response>", SCHEMA_VIOLATION),
+        ("<Response><Dial record='maybe'>+1555</Dial></Response>", SCHEMA_VIOLATION),
+        ("<Response><Dial><Number/></Dial></Response>", SCHEMA_VIOLATION),
         ("<Response><Start><Recording channels='quad'/></Start></Response>", SCHEMA_VIOLATION),
         (
             "<Response><Start><Recording recordingStatusCallbackEvent='paused-ish'/></Start>"
@@ -125,9 +129,34 @@ def test_what_twilio_refuses_is_an_error_with_its_code(text: str, code: int) -> 
 
 def test_verbs_callrec_does_not_run_yet_are_named() -> None:
     document = parse(
-        "<Response><Dial>+15005550006</Dial><Start><Stream url='wss://a.test'/></Start></Response>"
+        "<Response><Dial><Conference>room</Conference></Dial><Enqueue>support</Enqueue>"
+        "<Start><Stream url='wss://a.test'/></Start></Response>"
     )
-    assert document.verbs == (Unsupported("Dial"), Unsupported("Start><Stream"))
+    assert document.verbs == (
+        Unsupported("Dial><Conference"), Unsupported("Enqueue"), Unsupported("Start><Stream"),
+    )  # fmt: skip
+
+
+def test_dial_reads_its_nouns_and_recording() -> None:
+    (dial, bare) = parse(
+        "<Response><Dial action='/dialed' timeout='10' callerId='+15005550001' timeLimit='60'"
+        " record='record-from-answer-dual' recordingStatusCallback='/rec' hangupOnStar='true'>"
+        "<Number url='/whisper'>+15005550006</Number><Client>alice</Client><Sip>sip:a@b.test</Sip>"
+        "</Dial><Dial record='true'>+15005550007</Dial></Response>"
+    ).verbs
+    assert isinstance(dial, Dial)
+    assert isinstance(bare, Dial)
+    assert dial.numbers == ("+15005550006", "client:alice", "sip:a@b.test")
+    assert (dial.action, dial.timeout, dial.caller_id, dial.time_limit) == (
+        "/dialed", 10, "+15005550001", 60,
+    )  # fmt: skip
+    assert dial.record == "record-from-answer-dual"
+    assert (dial.options.channels, dial.options.trim) == (RecordingChannels.DUAL, Trim.DO_NOT_TRIM)
+    assert dial.options.callback_url == "/rec"
+    assert (bare.numbers, bare.action, bare.timeout, bare.record) == (
+        ("+15005550007",), None, 30, "record-from-answer",
+    )  # fmt: skip
+    assert bare.options.channels is RecordingChannels.MONO
 
 
 def test_entities_are_not_expanded() -> None:

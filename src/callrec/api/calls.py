@@ -54,10 +54,12 @@ def routes(services: Services) -> list[Route]:
             to=query.get("To") or None,
             from_=query.get("From") or None,
             status=params.optional_choice(query, "Status", CallStatus),
+            parent_call_sid=query.get("ParentCallSid") or None,
             start_time=start_time,
             end_time=end_time,
         )
-        echo = [(k, v) for k in ("To", "From", "Status") if (v := query.get(k) or "")]
+        named = ("To", "From", "Status", "ParentCallSid")
+        echo = [(k, v) for k in named if (v := query.get(k) or "")]
         rows = await services.calls.find(where, page.request)
         items = [render.call(call) for _, call in rows[: page.size]]
         path = request.url.path

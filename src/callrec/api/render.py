@@ -63,7 +63,7 @@ def call(call: Call) -> dict[str, Any]:
         "sid": call.sid,
         "date_created": rfc2822(call.created_at),
         "date_updated": rfc2822(call.updated_at),
-        "parent_call_sid": None,
+        "parent_call_sid": call.parent_call_sid,
         "account_sid": call.account_sid,
         "to": call.to,
         "to_formatted": call.to,

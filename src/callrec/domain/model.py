@@ -74,6 +74,7 @@ class RecordingSource(StrEnum):
     OUTBOUND_API = "OutboundAPI"
     RECORD_VERB = "RecordVerb"
     START_CALL_RECORDING_TWIML = "StartCallRecordingTwiML"
+    DIAL_VERB = "DialVerb"
 
 
 class RecordingTrack(StrEnum):
@@ -188,6 +189,7 @@ class FlowPosition:
 class CallDirection(StrEnum):
     OUTBOUND_API = "outbound-api"  # CreateCall
     INBOUND = "inbound"  # to one of the account's numbers (callrec's IncomingCalls)
+    OUTBOUND_DIAL = "outbound-dial"  # the child call of a <Dial>
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,7 @@ class Call:
     flow: CallFlow | None = None
     status_callback: CallCallbacks | None = None
     direction: CallDirection = CallDirection.OUTBOUND_API
+    parent_call_sid: str | None = None
 
     @property
     def duration_seconds(self) -> int | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
@@ -13,6 +13,7 @@ from callrec.domain.model import (
     Call,
     CallbackEvent,
     CallCallbacks,
+    CallDirection,
     CallEvent,
     CallFlow,
     CallStatus,
@@ -95,6 +96,33 @@ class CallService:
         await self._deps.store.write(insert)
         self._lifecycle.flows.arrived(call)
         return call
+
+    async def dial(self, parent: Call, to: str, from_: str, rings_for: Micros) -> Call:
+        """A <Dial>'s child call: it rings at once (never queued, as at Twilio) and answers as
+        its callee does (domain/callee.py), or gives up after `rings_for` (<Dial timeout>)."""
+        placed = calls.create(
+            self._deps.new_sid("CA"), parent.account_sid, to, from_, self._deps.clock(),
+            self._deps.settings.answer_delay, False, RecordingOptions(), timeout=rings_for,
+        )  # fmt: skip
+        child = replace(
+            placed,
+            status=CallStatus.RINGING,
+            direction=CallDirection.OUTBOUND_DIAL,
+            parent_call_sid=parent.sid,
+        )
+
+        async def insert(tx: Tx) -> None:
+            await tx.insert_call(child, Custody(self._deps.me.id))
+
+        await self._deps.store.write(insert)
+        self._lifecycle.call_created(child.sid, child.created_at, child.answer_at)
+        return child
+
+    async def children(self, parent_sid: str, account_sid: str) -> list[Call]:
+        """The calls a <Dial> of the parent made, oldest first."""
+        where = CallFilter(account_sid=account_sid, parent_call_sid=parent_sid)
+        rows = await self._deps.store.read(lambda tx: tx.list_calls(where, PageRequest(100)))
+        return [call for _, call in reversed(rows)]
 
     async def refuse(self, call: Call, reason: str) -> None:
         """<Reject> as the first thing an inbound call's TwiML does: `busy` or `no-answer`."""

@@ -42,12 +42,14 @@ from callrec.domain.model import (
 from callrec.service.calls import CallService
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call
+from callrec.service.dial import Dialer
 from callrec.service.far_end import FarEnd
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
 from callrec.storage.base import Tx
 from callrec.twiml.parse import TwimlError, parse
 from callrec.twiml.verbs import (
+    Dial,
     Document,
     Gather,
     Hangup,
@@ -128,6 +130,7 @@ class Flows:
         #: The recordings <Start><Recording> made, by call, by name (or sid, if unnamed).
         self._started: dict[str, dict[str, str]] = {}
         self._tasks = BackgroundTasks("call flow")
+        self._dialer = Dialer(deps, calls, recordings, self._recording_ready, self._tasks)
 
     # What the lifecycle tells (service/lifecycle.py, CallFlows)
 
@@ -200,11 +203,13 @@ class Flows:
             else:
                 document = _Document(position.url, position.document, parse(position.document))
                 step, recording = position.step, position.recording_sid
+            taken_over = position is not None
             while True:
-                then = await self._perform(call, document, step, recording)
+                then = await self._perform(call, document, step, recording, taken_over)
                 if then is None:
                     break
                 document, step, recording = await self._document(call, then), 0, None
+                taken_over = False
         except (FlowFailed, TwimlError) as error:
             code = error.code
             log.warning("call %s: application error %s: %s; hanging up", call.sid, code, error)
@@ -243,10 +248,16 @@ class Flows:
         return _Document(step.url, text, verbs)
 
     async def _perform(
-        self, call: Call, document: _Document, first: int, recording_sid: str | None
+        self,
+        call: Call,
+        document: _Document,
+        first: int,
+        recording_sid: str | None,
+        taken_over: bool,
     ) -> _Fetch | None:
         """Perform the verbs from `first` on; the next document to fetch, or None: hang up.
-        `recording_sid`: the recording the verb `first` had started (a flow taken over)."""
+        `taken_over`: the flow goes on where another process (or run) left it; `recording_sid`:
+        the recording the verb `first` had started then."""
         url = document.url
         for index in range(first, len(document.verbs.verbs)):
             verb = document.verbs.verbs[index]
@@ -266,6 +277,12 @@ class Flows:
                     return None
                 case Record():
                     return await self._record(call, document, index, verb, started)
+                case Dial():
+                    resolved = replace(verb, options=_resolved_options(url, verb.options))
+                    resumed = taken_over and index == first
+                    result = await self._dialer.dial(call, resolved, resumed)
+                    if verb.action is not None:
+                        return _Fetch(_resolve(url, verb.action), verb.method, result)
                 case StartRecording():
                     await self._start_recording(call, document, index, verb)
                 case StopRecording():
@@ -364,6 +381,11 @@ class Flows:
 
     async def _recorded(self, call: Call, recording_sid: str, digits: str) -> Params:
         """<Record>'s parameters for its action, once the recording's audio is ready."""
+        return (*await self._recording_ready(call, recording_sid), ("Digits", digits))
+
+    async def _recording_ready(self, call: Call, recording_sid: str) -> Params:
+        """A recording's `RecordingUrl`, `RecordingSid`, `RecordingDuration`, once its audio is
+        ready (an action that fetches the URL at once gets it)."""
         deadline = time.monotonic() + RENDER_WAIT_SECONDS
         while True:
             recording = await self._deps.store.read(lambda tx: tx.recording(recording_sid))
@@ -378,7 +400,6 @@ class Flows:
             ("RecordingUrl", f"{base}{path}"),
             ("RecordingSid", recording_sid),
             ("RecordingDuration", str(duration)),
-            ("Digits", digits),
         )
 
     async def _stop_started(self, call: Call, name: str | None) -> None:

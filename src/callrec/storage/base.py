@@ -70,6 +70,7 @@ class CallFilter:
     to: str | None = None
     from_: str | None = None
     status: CallStatus | None = None
+    parent_call_sid: str | None = None
     start_time: TimeRange = TimeRange()
     end_time: TimeRange = TimeRange()
 

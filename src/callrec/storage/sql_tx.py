@@ -55,7 +55,7 @@ from callrec.storage.sql_numbers import NumbersSql
 _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
     " start_time, end_time, record, recording_options, stream_media_at, flow, status_callback,"
-    " direction"
+    " direction, parent_call_sid"
 )
 _CALL_INSERT_COLUMNS = _CALL_COLUMNS.removeprefix("id, ") + ", owner, streaming"
 # The timeline is a chain (migration 0004): a new event points at its recording's last one,
@@ -204,6 +204,7 @@ def _call(row: Row) -> Call:
         flow=decode_flow(row["flow"]),
         status_callback=decode_call_callbacks(row["status_callback"]),
         direction=CallDirection(row["direction"]),
+        parent_call_sid=row["parent_call_sid"],
     )
 
 
@@ -370,7 +371,7 @@ class SqlTx(NumbersSql):
     async def insert_call(self, call: Call, custody: Custody) -> None:
         await self._run(
             f"INSERT INTO calls ({_CALL_INSERT_COLUMNS})"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             call.sid,
             call.account_sid,
             call.to,
@@ -387,6 +388,7 @@ class SqlTx(NumbersSql):
             encode_flow(call.flow),
             encode_call_callbacks(call.status_callback),
             call.direction,
+            call.parent_call_sid,
             custody.owner,
             int(custody.streaming),
         )
@@ -437,6 +439,8 @@ class SqlTx(NumbersSql):
             clause.add("from_number = ?", where.from_)
         if where.status is not None:
             clause.add("status = ?", where.status)
+        if where.parent_call_sid is not None:
+            clause.add("parent_call_sid = ?", where.parent_call_sid)
         clause.add_range("start_time", where.start_time)
         clause.add_range("end_time", where.end_time)
         tail = clause.add_page(page)

@@ -27,6 +27,7 @@ from callrec.domain.model import (
 from callrec.twiml.verbs import (
     RECORD_FINISH_KEYS,
     RECORD_MAX_SECONDS,
+    Dial,
     Document,
     Gather,
     Hangup,
@@ -48,7 +49,7 @@ NOT_A_RESPONSE = 12102
 SCHEMA_VIOLATION = 12200
 #: Verbs Twilio runs that callrec does not run yet (docs/COMPATIBILITY.md).
 NOT_YET = frozenset({
-    "Dial", "Connect", "Enqueue", "Leave", "Queue", "Sms", "Message", "Pay", "Prompt", "Refer",
+    "Connect", "Enqueue", "Leave", "Queue", "Sms", "Message", "Pay", "Prompt", "Refer",
     "Echo", "Autopilot", "VirtualAgent",
 })  # fmt: skip
 _DIGIT_KEYS = frozenset("0123456789*#")
@@ -149,13 +150,13 @@ class _Attributes:
         self._left.clear()
 
     def recording_options(
-        self, channels: RecordingChannels, track: RecordingTrack
+        self, channels: RecordingChannels, track: RecordingTrack, trim: Trim = Trim.TRIM_SILENCE
     ) -> RecordingOptions:
-        """<Record>'s and <Start><Recording>'s: both trim silence unless told not to."""
+        """<Record>'s and <Start><Recording>'s trim silence unless told not to; <Dial>'s not."""
         return RecordingOptions(
             channels=channels,
             track=track,
-            trim=self.enum("trim", Trim, Trim.TRIM_SILENCE),
+            trim=self.enum("trim", Trim, trim),
             callback_url=self.get("recordingStatusCallback") or None,
             callback_method=self.method("recordingStatusCallbackMethod"),
             callback_events=self._events("recordingStatusCallbackEvent"),
@@ -266,6 +267,64 @@ def _record(a: _Attributes) -> Record:
     return record
 
 
+#: <Dial record>'s values, and what `true`/`false` stand for.
+_DIAL_RECORD = {
+    "do-not-record": "do-not-record", "false": "do-not-record",
+    "record-from-answer": "record-from-answer", "true": "record-from-answer",
+    "record-from-ringing": "record-from-ringing",
+    "record-from-answer-dual": "record-from-answer-dual",
+    "record-from-ringing-dual": "record-from-ringing-dual",
+}  # fmt: skip
+_DIAL_IGNORED = (
+    "hangupOnStar", "answerOnBridge", "ringTone", "sequential", "referUrl", "referMethod",
+    "callReason", "recordingConfigurationId", "events",
+)  # fmt: skip
+_DIAL_NOUNS = {"Number": "", "Client": "client:", "Sip": "sip:"}
+_NOUN_IGNORED = (
+    "url", "method", "statusCallback", "statusCallbackMethod", "statusCallbackEvent",
+    "sendDigits", "byoc", "machineDetection", "amdStatusCallback", "username", "password",
+)  # fmt: skip
+
+
+def _dial(a: _Attributes) -> Dial | Unsupported:
+    for name in _DIAL_IGNORED:
+        a.get(name)
+    numbers = []
+    for noun in a.element:
+        prefix = _DIAL_NOUNS.get(noun.tag)
+        if prefix is None:
+            return Unsupported(f"Dial><{noun.tag}")
+        inner = _Attributes(noun, a.warnings)
+        for name in _NOUN_IGNORED:
+            inner.get(name)
+        inner.done()
+        if not inner.text:
+            raise TwimlError(SCHEMA_VIOLATION, f"<{noun.tag}> needs what to call")
+        numbers.append(prefix + inner.text.removeprefix(prefix))
+    if not numbers and a.text:
+        numbers.append(a.text)
+    if not numbers:
+        raise TwimlError(SCHEMA_VIOLATION, "<Dial> needs a number to call")
+    record = a.get("record") or "do-not-record"
+    if record not in _DIAL_RECORD:
+        raise a.invalid("record", record)
+    record = _DIAL_RECORD[record]
+    channels = RecordingChannels.DUAL if record.endswith("-dual") else RecordingChannels.MONO
+    track = a.enum("recordingTrack", RecordingTrack, RecordingTrack.BOTH)
+    dial = Dial(
+        numbers=tuple(numbers),
+        action=a.get("action") or None,
+        method=a.method(),
+        timeout=a.integer("timeout", 30, minimum=1),
+        caller_id=a.get("callerId") or None,
+        time_limit=a.integer("timeLimit", 14_400, minimum=1),
+        record=record,
+        options=a.recording_options(channels, track, Trim.DO_NOT_TRIM),
+    )
+    a.done()
+    return dial
+
+
 def _start_or_stop(element: Element, warnings: list[str]) -> Verb | Unsupported:
     outer = _Attributes(element, warnings)
     outer.get("action")
@@ -293,7 +352,7 @@ def _start_or_stop(element: Element, warnings: list[str]) -> Verb | Unsupported:
     return verb
 
 
-_VERBS: dict[str, Callable[[_Attributes], Verb]] = {
+_VERBS: dict[str, Callable[[_Attributes], Verb | Unsupported]] = {
     "Say": _say,
     "Play": _play,
     "Pause": _pause,
@@ -302,4 +361,5 @@ _VERBS: dict[str, Callable[[_Attributes], Verb]] = {
     "Hangup": _hangup,
     "Reject": _reject,
     "Record": _record,
+    "Dial": _dial,
 }

@@ -3,7 +3,7 @@ defaults already applied, so that the runner never looks at an attribute string.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callrec.domain.model import CallbackMethod, RecordingOptions
 
@@ -83,6 +83,21 @@ class StopRecording:
     name: str | None = None  # None: every recording the call's TwiML started
 
 
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """<Dial>: a child call to the first of `numbers` to answer (each a number, `client:name`
+    or `sip:uri`), bridged to this one; `record` records this (the parent) call meanwhile."""
+
+    numbers: tuple[str, ...]
+    action: str | None  # None: go on with the next verb
+    method: CallbackMethod = CallbackMethod.POST
+    timeout: int = 30
+    caller_id: str | None = None
+    time_limit: int = 14_400
+    record: str = "do-not-record"  # record-from-answer|record-from-ringing[-dual]
+    options: RecordingOptions = field(default_factory=RecordingOptions)
+
+
 Verb = (
     Say
     | Play
@@ -92,6 +107,7 @@ Verb = (
     | Hangup
     | Reject
     | Record
+    | Dial
     | StartRecording
     | StopRecording
 )
