@@ -118,7 +118,7 @@ def build(
     streams = StreamService(deps, calls, config.stream_grace_seconds, peers)
     recordings = RecordingService(deps, lifecycle)
     twiml = TwimlClient(accounts.auth_token)
-    flows = lifecycle.flows = Flows(deps, calls, recordings, twiml, lifecycle)
+    flows = lifecycle.flows = Flows(deps, calls, recordings, twiml, lifecycle, accounts.auth_token)
     membership = Membership(
         deps,
         store.presence(),

@@ -250,3 +250,21 @@ def test_a_flow_goes_on_where_it_was_after_its_process_is_killed(
 
 def _client_of(server: ServerProcess) -> Any:
     return sdk_client(server.base_url, server.account_sid, server.auth_token)
+
+
+def test_an_app_that_answers_500_falls_back_with_11200(
+    client: Any, account: AccountKeys, app: Receiver
+) -> None:
+    broken = Receiver(status=500).start()
+    try:
+        app.pages["/fallback"] = "<Response><Hangup/></Response>"
+        failing = f"{broken.base}/voice"
+        call = _call(client, url=failing, fallback_url=f"{app.base}/fallback")
+        assert eventually(lambda: app.to("/fallback"))
+        (fallback,) = app.to("/fallback")
+        assert (fallback.params["ErrorCode"], fallback.params["ErrorUrl"]) == ("11200", failing)
+        assert len(broken.requests) == 1
+        assert broken.requests[0].signed_with(account.token)
+        _ended(client, call.sid)
+    finally:
+        broken.stop()

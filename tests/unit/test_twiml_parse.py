@@ -3,7 +3,11 @@ what Twilio only warns of, and safe against hostile XML."""
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape, quoteattr
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callrec.domain.model import (
     CallbackEvent,
@@ -25,7 +29,9 @@ from callrec.twiml.verbs import (
     Reject,
     Say,
     StartRecording,
+    StartStream,
     StopRecording,
+    StopStream,
     Unsupported,
 )
 
@@ -130,11 +136,33 @@ def test_what_twilio_refuses_is_an_error_with_its_code(text: str, code: int) -> 
 def test_verbs_callrec_does_not_run_yet_are_named() -> None:
     document = parse(
         "<Response><Dial><Conference>room</Conference></Dial><Enqueue>support</Enqueue>"
-        "<Start><Stream url='wss://a.test'/></Start></Response>"
+        "<Start><Siprec connectorName='c'/></Start><Connect><Room>r</Room></Connect></Response>"
     )
     assert document.verbs == (
-        Unsupported("Dial><Conference"), Unsupported("Enqueue"), Unsupported("Start><Stream"),
+        Unsupported("Dial><Conference"), Unsupported("Enqueue"), Unsupported("Start><Siprec"),
+        Unsupported("Connect><Room"),
     )  # fmt: skip
+
+
+def test_streams_read_their_url_track_and_parameters() -> None:
+    start, connect, stop = parse(
+        "<Response><Start><Stream name='s' url='wss://bot.test/a' track='both_tracks'>"
+        "<Parameter name='lang' value='en'/></Stream></Start>"
+        "<Connect><Stream url='/bot'/></Connect><Stop><Stream name='s'/></Stop></Response>"
+    ).verbs
+    assert start == StartStream(
+        "wss://bot.test/a", "s", ("inbound", "outbound"), (("lang", "en"),), bidirectional=False
+    )
+    assert connect == StartStream("/bot", None, ("inbound",), (), bidirectional=True)
+    assert stop == StopStream("s")
+    wrongs = (
+        "<Connect><Stream url='/b' track='both_tracks'/></Connect>",
+        "<Start><Stream/></Start>",
+        "<Start><Stream url='/b'><Say/></Stream></Start>",
+    )
+    for wrong in wrongs:
+        with pytest.raises(TwimlError):
+            parse(f"<Response>{wrong}</Response>")
 
 
 def test_dial_reads_its_nouns_and_recording() -> None:
@@ -167,3 +195,45 @@ def test_entities_are_not_expanded() -> None:
     with pytest.raises(TwimlError) as raised:
         parse(bomb)
     assert raised.value.code == PARSE_FAILURE
+
+
+_NAMES = st.sampled_from([
+    "Response", "Say", "Play", "Pause", "Gather", "Record", "Dial", "Number", "Start", "Stop",
+    "Recording", "Stream", "Parameter", "Connect", "Redirect", "Hangup", "Reject", "Foo", "say",
+])  # fmt: skip
+_ATTRIBUTE_NAMES = st.sampled_from([
+    "length", "loop", "timeout", "numDigits", "finishOnKey", "record", "url", "method", "action",
+    "maxLength", "playBeep", "track", "channels", "name", "reason", "trim", "value", "x",
+    "recordingStatusCallbackEvent",
+])  # fmt: skip
+_VALUES = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=8)
+_ATTRIBUTES = st.dictionaries(_ATTRIBUTE_NAMES, _VALUES, max_size=3)
+
+
+@st.composite
+def _elements(draw: st.DrawFn, depth: int = 0) -> str:
+    name = draw(_NAMES)
+    pairs = draw(_ATTRIBUTES).items()
+    attributes = "".join(f" {k}={quoteattr(v)}" for k, v in pairs)
+    children = draw(st.lists(_elements(depth + 1), max_size=3)) if depth < 3 else []
+    text = escape(draw(_VALUES))
+    return f"<{name}{attributes}>{text}{''.join(children)}</{name}>"
+
+
+def _parsed_or_refused(document: str | bytes) -> tuple[object, ...] | int:
+    try:
+        return parse(document).verbs
+    except TwimlError as error:
+        return error.code
+
+
+@given(st.one_of(_elements(), st.text(max_size=200), st.binary(max_size=200)))
+@settings(max_examples=400, deadline=None)
+def test_no_document_crashes_the_parser(document: str | bytes) -> None:
+    """Whatever an app answers, the parser returns verbs or refuses with Twilio's code."""
+    outcome = _parsed_or_refused(document)
+    assert isinstance(outcome, tuple) or outcome in (
+        PARSE_FAILURE,
+        NOT_A_RESPONSE,
+        SCHEMA_VIOLATION,
+    )

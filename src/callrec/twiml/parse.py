@@ -39,7 +39,9 @@ from callrec.twiml.verbs import (
     Reject,
     Say,
     StartRecording,
+    StartStream,
     StopRecording,
+    StopStream,
     Unsupported,
     Verb,
 )
@@ -49,7 +51,7 @@ NOT_A_RESPONSE = 12102
 SCHEMA_VIOLATION = 12200
 #: Verbs Twilio runs that callrec does not run yet (docs/COMPATIBILITY.md).
 NOT_YET = frozenset({
-    "Connect", "Enqueue", "Leave", "Queue", "Sms", "Message", "Pay", "Prompt", "Refer",
+    "Enqueue", "Leave", "Queue", "Sms", "Message", "Pay", "Prompt", "Refer",
     "Echo", "Autopilot", "VirtualAgent",
 })  # fmt: skip
 _DIGIT_KEYS = frozenset("0123456789*#")
@@ -86,6 +88,8 @@ def _verb(element: Element, warnings: list[str]) -> Verb | Unsupported:
         return reader(_Attributes(element, warnings))
     if element.tag in ("Start", "Stop"):
         return _start_or_stop(element, warnings)
+    if element.tag == "Connect":
+        return _connect(element, warnings)
     if element.tag in NOT_YET:
         return Unsupported(element.tag)
     raise TwimlError(SCHEMA_VIOLATION, f"<{element.tag}> is not a TwiML verb")
@@ -336,6 +340,8 @@ def _start_or_stop(element: Element, warnings: list[str]) -> Verb | Unsupported:
     noun = children[0]
     if noun.tag not in ("Recording", "Stream", "Siprec", "Transcription"):
         raise TwimlError(SCHEMA_VIOLATION, f"<{element.tag}> cannot contain <{noun.tag}>")
+    if noun.tag == "Stream":
+        return _stream(_Attributes(noun, warnings), element.tag == "Start", bidirectional=False)
     if noun.tag != "Recording":
         return Unsupported(f"{element.tag}><{noun.tag}")
     a = _Attributes(noun, warnings)
@@ -350,6 +356,50 @@ def _start_or_stop(element: Element, warnings: list[str]) -> Verb | Unsupported:
         verb = StopRecording(name)
     a.done()
     return verb
+
+
+#: <Stream track>: what each value sends (a <Connect><Stream> sends the caller's audio only).
+_STREAM_TRACKS = {
+    "inbound_track": ("inbound",), "outbound_track": ("outbound",),
+    "both_tracks": ("inbound", "outbound"),
+}  # fmt: skip
+
+
+def _connect(element: Element, warnings: list[str]) -> Verb | Unsupported:
+    outer = _Attributes(element, warnings)
+    outer.get("action")
+    outer.get("method")
+    outer.done()
+    children = list(element)
+    if len(children) != 1:
+        raise TwimlError(SCHEMA_VIOLATION, "<Connect> takes exactly one noun")
+    if children[0].tag != "Stream":
+        return Unsupported(f"Connect><{children[0].tag}")
+    return _stream(_Attributes(children[0], warnings), True, bidirectional=True)
+
+
+def _stream(a: _Attributes, starting: bool, bidirectional: bool) -> Verb:
+    name = a.get("name") or None
+    for ignored in ("statusCallback", "statusCallbackMethod", "connectorName"):
+        a.get(ignored)
+    if not starting:
+        a.done()
+        return StopStream(name)
+    url = a.get("url")
+    if not url:
+        raise TwimlError(SCHEMA_VIOLATION, "<Stream> needs a url")
+    track = a.get("track") or "inbound_track"
+    if track not in _STREAM_TRACKS or (bidirectional and track != "inbound_track"):
+        raise a.invalid("track", track)
+    parameters = []
+    for child in a.element:
+        if child.tag != "Parameter":
+            raise TwimlError(SCHEMA_VIOLATION, f"<Stream> cannot contain <{child.tag}>")
+        parameter = _Attributes(child, a.warnings)
+        parameters.append((parameter.get("name") or "", parameter.get("value") or ""))
+        parameter.done()
+    a.done()
+    return StartStream(url, name, _STREAM_TRACKS[track], tuple(parameters), bidirectional)
 
 
 _VERBS: dict[str, Callable[[_Attributes], Verb | Unsupported]] = {

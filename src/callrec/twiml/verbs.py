@@ -98,6 +98,23 @@ class Dial:
     options: RecordingOptions = field(default_factory=RecordingOptions)
 
 
+@dataclass(frozen=True, slots=True)
+class StartStream:
+    """<Start><Stream> (`bidirectional` False: the flow goes on) or <Connect><Stream> (True: the
+    flow waits until the app closes the stream)."""
+
+    url: str
+    name: str | None = None
+    tracks: tuple[str, ...] = ("inbound",)
+    parameters: tuple[tuple[str, str], ...] = ()
+    bidirectional: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StopStream:
+    name: str | None = None  # None: every stream the call's TwiML started
+
+
 Verb = (
     Say
     | Play
@@ -110,6 +127,8 @@ Verb = (
     | Dial
     | StartRecording
     | StopRecording
+    | StartStream
+    | StopStream
 )
 
 
