@@ -140,6 +140,7 @@ class CallService:
 
         if await self._deps.store.write(refuse):
             self._deps.wake_callbacks([call.sid])
+        self._deps.call_changes.changed(call.sid)
         self._lifecycle.call_ended(call.sid, [])
 
     async def fetch(self, account_sid: str, sid: str) -> Call:
@@ -188,6 +189,7 @@ class CallService:
             return ended, stopped
 
         call, stopped = await gates.write(update)
+        self._deps.call_changes.changed(sid)
         if status is None and call.status is CallStatus.IN_PROGRESS:
             self._lifecycle.flows.answered(call)  # runs the new flow in place of the old
         if owed:

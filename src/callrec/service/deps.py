@@ -11,6 +11,7 @@ from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.ids import Clock, ProcessIdentity, SidFactory
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
+from callrec.service.call_changes import CallChanges
 from callrec.storage.base import Custody, Store, Tx
 
 
@@ -36,6 +37,8 @@ class Deps:
     wake_callbacks: Callable[[Iterable[str]], None] = lambda recording_sids: None
     #: This process, once it has joined its deployment.
     me: ProcessIdentity = field(default_factory=ProcessIdentity)
+    #: Announces the calls this process changes (to a <Dial> waiting on its children).
+    call_changes: CallChanges = field(default_factory=CallChanges)
 
 
 async def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:

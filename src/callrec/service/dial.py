@@ -26,8 +26,9 @@ from callrec.service.deps import Deps
 from callrec.service.recordings import RecordingService
 from callrec.twiml.verbs import Dial
 
-#: How often a <Dial> looks at its child calls (they change in the store, maybe elsewhere).
-POLL_SECONDS = 0.1
+#: How often a <Dial> looks at its child calls when no change of theirs is announced here
+#: (service/call_changes.py: a change made by another process is not).
+RECHECK_SECONDS = 1.0
 Params = Sequence[tuple[str, str]]
 RecordingParams = Callable[[Call, str], Awaitable[Params]]
 
@@ -101,17 +102,17 @@ class Dialer:
                 return answered, []
             if all(c.status.is_ended for c in now):
                 return None, now
-            await asyncio.sleep(POLL_SECONDS)
+            await self._deps.call_changes.wait([c.sid for c in children], RECHECK_SECONDS)
 
     async def _current(self, call: Call) -> Call:
         return await self._deps.store.read(lambda tx: tx.call(call.sid)) or call
 
     async def _until_ended(self, child: Call, time_limit: int) -> None:
         deadline = time.monotonic() + time_limit
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             if (await self._current(child)).status.is_ended:
                 return
-            await asyncio.sleep(POLL_SECONDS)
+            await self._deps.call_changes.wait([child.sid], min(left, RECHECK_SECONDS))
         await self._hang_up(child)
 
     async def _record(self, call: Call, verb: Dial) -> str:

@@ -147,6 +147,7 @@ class Lifecycle:
         if done is None:
             return None
         answered, owed = done
+        self._deps.call_changes.changed(call_sid)
         if owed:
             self._deps.wake_callbacks(owed)
         if answered.status is not CallStatus.IN_PROGRESS:
