@@ -4,7 +4,9 @@ far end scripted, failures handled as Twilio handles them."""
 
 from __future__ import annotations
 
+import io
 import time
+import wave
 from typing import Any
 
 import pytest
@@ -268,3 +270,36 @@ def test_an_app_that_answers_500_falls_back_with_11200(
         _ended(client, call.sid)
     finally:
         broken.stop()
+
+
+@pytest.mark.parametrize(
+    ("document", "source", "channels"),
+    [
+        ("<Start><Recording/></Start><Pause length='2'/>", "StartCallRecordingTwiML", 2),
+        (
+            "<Start><Recording channels='mono'/></Start><Pause length='2'/>",
+            "StartCallRecordingTwiML",
+            1,
+        ),
+        ("<Record maxLength='2' playBeep='false' action='/end'/>", "RecordVerb", 1),
+        ("<Dial record='record-from-answer-dual' timeLimit='2'>+15005550006</Dial>", "DialVerb", 2),
+        ("<Dial record='record-from-answer' timeLimit='2'>+15005550006</Dial>", "DialVerb", 1),
+    ],
+)
+def test_each_way_of_recording_gives_its_source_channels_and_duration(
+    client: Any, app: Receiver, raw: Raw, server: ServerProcess, document: str, source: str,
+    channels: int,
+) -> None:  # fmt: skip
+    app.pages["/voice"] = f"<Response>{document}<Hangup/></Response>"
+    app.pages["/end"] = "<Response><Hangup/></Response>"
+    call = _call(client, url=f"{app.base}/voice")
+    recording = eventually(lambda: client.calls(call.sid).recordings.list())[0]
+    done = eventually(
+        lambda: (r := client.recordings(recording.sid).fetch()).status == "completed" and r
+    )
+    assert (done.source, done.channels) == (source, channels)
+    wav = raw.http.get(f"{done.uri.removesuffix('.json')}.wav")
+    with wave.open(io.BytesIO(wav.content)) as audio:
+        assert audio.getnchannels() == channels
+        seconds = audio.getnframes() / audio.getframerate()
+    assert round(seconds) == int(done.duration) == 2

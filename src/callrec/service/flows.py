@@ -27,7 +27,6 @@ from urllib.parse import urljoin, urlsplit
 
 from callrec.background import BackgroundTasks
 from callrec.callbacks.dispatcher import TokenLookup
-from callrec.callbacks.stream_client import FRAME_SAMPLES, RATE, StreamClient, StreamTarget
 from callrec.callbacks.voice import call_parameters
 from callrec.domain.errors import CallNotInProgress, DomainError
 from callrec.domain.model import (
@@ -40,10 +39,7 @@ from callrec.domain.model import (
     RecordingOptions,
     RecordingSource,
     RecordingStatus,
-    RecordingTrack,
 )
-from callrec.media import synth
-from callrec.media.codec import ulaw_encode
 from callrec.service.calls import CallService
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call
@@ -51,6 +47,7 @@ from callrec.service.dial import Dialer
 from callrec.service.far_end import FarEnd
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
+from callrec.service.streams_out import CannotStream, OutboundStreams
 from callrec.storage.base import Tx
 from callrec.twiml.parse import TwimlError, parse
 from callrec.twiml.verbs import (
@@ -130,9 +127,7 @@ class Flows:
     ) -> None:
         self._deps = deps
         self._lifecycle = lifecycle
-        self._token_of = token_of
-        #: The streams each call's TwiML opened, by name (or stream sid): how to stop each.
-        self._streams: dict[str, dict[str, tuple[asyncio.Event, asyncio.Task[None]]]] = {}
+        self._streams = OutboundStreams(deps, token_of)
         self._calls = calls
         self._recordings = recordings
         self._source = source
@@ -162,8 +157,7 @@ class Flows:
 
     def ended(self, call_sid: str) -> None:
         self._cancel(call_sid)
-        for stop, _ in self._streams.pop(call_sid, {}).values():
-            stop.set()  # each sends `stop` and closes
+        self._streams.ended(call_sid)
         self._far_ends.pop(call_sid, None)
         self._started.pop(call_sid, None)
 
@@ -223,6 +217,8 @@ class Flows:
                     break
                 document, step, recording = await self._document(call, then), 0, None
                 taken_over = False
+        except CannotStream:
+            log.warning("call %s: no auth token to sign its stream with; hanging up", call.sid)
         except (FlowFailed, TwimlError) as error:
             code = error.code
             log.warning("call %s: application error %s: %s; hanging up", call.sid, code, error)
@@ -301,57 +297,13 @@ class Flows:
                 case StopRecording():
                     await self._stop_started(call, verb.name)
                 case StartStream():
-                    await self._stream(call, url, verb)
+                    far = self._far_end(call.sid)
+                    await self._streams.open(call, _stream_url(url, verb.url), verb, far)
                 case StopStream():
-                    named = self._streams.get(call.sid, {})
-                    for name in [verb.name] if verb.name else list(named):
-                        if name in named:
-                            named.pop(name)[0].set()
+                    self._streams.stop(call.sid, verb.name)
                 case Unsupported():
                     raise FlowFailed(NOT_SUPPORTED, f"callrec does not run <{verb.name}> yet")
         return None
-
-    async def _stream(self, call: Call, url: str | None, verb: StartStream) -> None:
-        """Open the stream; <Connect>: wait until the app closes it, the far end's keys sent to
-        it meanwhile as `dtmf`."""
-        token = await self._token_of(call.account_sid)
-        if token is None:
-            raise FlowFailed(NOT_SUPPORTED, "the account has no auth token to sign with")
-        stream_sid = self._deps.new_sid("MZ")
-        target = StreamTarget(
-            _stream_url(url, verb.url), stream_sid, call.account_sid, call.sid, verb.tracks,
-            verb.parameters, verb.bidirectional,
-        )  # fmt: skip
-        media_at = self._deps.media.position(call.sid, call.start_time, self._deps.clock())
-        first = media_at * RATE // MICROS_PER_SECOND
-
-        def audio(track: str, sample: int) -> bytes:
-            pcm = synth.samples(
-                call.sid, RecordingTrack(track), first + sample, FRAME_SAMPLES, RATE
-            )
-            return ulaw_encode(pcm)
-
-        client = StreamClient(target, token, audio)
-        stop = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(client.run(stop))
-        self._streams.setdefault(call.sid, {})[verb.name or stream_sid] = (stop, task)
-        if not verb.bidirectional:
-            return
-        far = self._far_end(call.sid)
-
-        async def relay_keys() -> None:
-            while True:
-                client.press(await far.keys.get())
-
-        relaying = asyncio.get_running_loop().create_task(relay_keys())
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            stop.set()  # the call ended (or was redirected): the stream says `stop`, closes
-            raise
-        finally:
-            relaying.cancel()
-            self._streams.get(call.sid, {}).pop(verb.name or stream_sid, None)
 
     async def _save(self, call_sid: str, position: FlowPosition) -> None:
         async def save(tx: Tx) -> None:

@@ -1,0 +1,79 @@
+"""The <Stream>s the calls' TwiML opens (`<Start><Stream>`, `<Connect><Stream>`): each a
+`StreamClient` task of its own, sending the call's synthetic audio (the same a recording of the
+call renders), with a stop event that `<Stop><Stream>` or the call's end sets."""
+
+from __future__ import annotations
+
+import asyncio
+
+from callrec.callbacks.dispatcher import TokenLookup
+from callrec.callbacks.stream_client import FRAME_SAMPLES, RATE, StreamClient, StreamTarget
+from callrec.domain.model import MICROS_PER_SECOND, Call, RecordingTrack
+from callrec.media import synth
+from callrec.media.codec import ulaw_encode
+from callrec.service.deps import Deps
+from callrec.service.far_end import FarEnd
+from callrec.twiml.verbs import StartStream
+
+
+class CannotStream(Exception):
+    """The account has no auth token to sign the handshake with."""
+
+
+class OutboundStreams:
+    def __init__(self, deps: Deps, token_of: TokenLookup) -> None:
+        self._deps = deps
+        self._token_of = token_of
+        #: By call, by name (or stream sid): how to stop each stream.
+        self._open: dict[str, dict[str, tuple[asyncio.Event, asyncio.Task[None]]]] = {}
+
+    async def open(self, call: Call, url: str, verb: StartStream, far: FarEnd) -> None:
+        """Open a stream to `url` (absolute, ws or wss); with <Connect>, wait until the app
+        closes it, the far end's keys sent to it meanwhile as `dtmf`."""
+        token = await self._token_of(call.account_sid)
+        if token is None:
+            raise CannotStream(call.account_sid)
+        stream_sid = self._deps.new_sid("MZ")
+        target = StreamTarget(
+            url, stream_sid, call.account_sid, call.sid, verb.tracks, verb.parameters,
+            verb.bidirectional,
+        )  # fmt: skip
+        media_at = self._deps.media.position(call.sid, call.start_time, self._deps.clock())
+        first = media_at * RATE // MICROS_PER_SECOND
+
+        def audio(track: str, sample: int) -> bytes:
+            kind = RecordingTrack(track)
+            return ulaw_encode(synth.samples(call.sid, kind, first + sample, FRAME_SAMPLES, RATE))
+
+        client = StreamClient(target, token, audio)
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(client.run(stop))
+        key = verb.name or stream_sid
+        self._open.setdefault(call.sid, {})[key] = (stop, task)
+        if not verb.bidirectional:
+            return
+
+        async def relay_keys() -> None:
+            while True:
+                client.press(await far.keys.get())
+
+        relaying = asyncio.get_running_loop().create_task(relay_keys())
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            stop.set()  # the call ended (or was redirected): the stream says `stop`, closes
+            raise
+        finally:
+            relaying.cancel()
+            self._open.get(call.sid, {}).pop(key, None)
+
+    def stop(self, call_sid: str, name: str | None) -> None:
+        """<Stop><Stream>: the one of that name, or every one the call's TwiML opened."""
+        named = self._open.get(call_sid, {})
+        for each in [name] if name else list(named):
+            if each in named:
+                named.pop(each)[0].set()
+
+    def ended(self, call_sid: str) -> None:
+        for stop, _ in self._open.pop(call_sid, {}).values():
+            stop.set()  # each sends `stop` and closes
