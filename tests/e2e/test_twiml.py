@@ -15,6 +15,7 @@ from tests.conftest import HOLD, AccountKeys, Raw, eventually
 from tests.support.client import sdk_client
 from tests.support.receiver import Receiver
 from tests.support.server import Deployment, ServerProcess
+from tests.unit.test_audio_length import tone_wav
 
 HANG_UP = "<Response><Hangup/></Response>"
 
@@ -303,3 +304,20 @@ def test_each_way_of_recording_gives_its_source_channels_and_duration(
         assert audio.getnchannels() == channels
         seconds = audio.getnframes() / audio.getframerate()
     assert round(seconds) == int(done.duration) == 2
+
+
+def test_play_takes_as_long_as_its_file_and_a_missing_one_is_skipped(
+    client: Any, account: AccountKeys, app: Receiver
+) -> None:
+    app.files["/tone.wav"] = (tone_wav(1.5), "audio/wav")
+    app.pages["/voice"] = (
+        "<Response><Play loop='2'>/tone.wav</Play><Play>/missing.mp3</Play></Response>"
+    )
+    call = _call(client, url=f"{app.base}/voice")
+    ended = _ended(client, call.sid)
+    assert 3 <= int(ended.duration) <= 4  # twice 1.5 s; the missing file took no time
+    fetched = app.to("/tone.wav")
+    assert len(fetched) == 1  # its length is remembered
+    assert fetched[0].method == "GET"
+    assert fetched[0].signed_with(account.token)
+    assert len(app.to("/missing.mp3")) == 1

@@ -41,6 +41,8 @@ class Receiver:
     #: TwiML answered at a path (no query), with `status` and Content-Type text/xml; a test may
     #: add pages while running.
     pages: dict[str, str] = field(default_factory=dict)
+    #: Other files answered at a path: (content, Content-Type), audio for <Play> say.
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler(), False)
@@ -86,10 +88,13 @@ class Receiver:
                 )
                 time.sleep(receiver.delay)
                 page = receiver.pages.get(parts.path, "").encode()
+                kind = "text/xml"
+                if parts.path in receiver.files:
+                    page, kind = receiver.files[parts.path]
                 self.send_response(receiver.status)
                 self.send_header("Content-Length", str(len(page)))
                 if page:
-                    self.send_header("Content-Type", "text/xml")
+                    self.send_header("Content-Type", kind)
                 self.end_headers()
                 self.wfile.write(page)
 

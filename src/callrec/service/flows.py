@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from callrec.background import BackgroundTasks
 from callrec.callbacks.dispatcher import TokenLookup
+from callrec.callbacks.twiml_client import TwimlFailed
 from callrec.callbacks.voice import call_parameters
 from callrec.domain.errors import CallNotInProgress, DomainError
 from callrec.domain.model import (
@@ -40,6 +41,7 @@ from callrec.domain.model import (
     RecordingSource,
     RecordingStatus,
 )
+from callrec.media.audio_length import NotAudio, seconds_of
 from callrec.service.calls import CallService
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call
@@ -77,6 +79,8 @@ SECONDS_PER_WORD = 0.4
 TONE_SECONDS = 0.5
 INVALID_URL = 11100
 NOT_SUPPORTED = 13999  # our code: a verb Twilio runs and callrec does not (yet)
+#: <Play> URLs whose length a process remembers (the oldest is forgotten first).
+PLAY_LENGTHS_KEPT = 256
 #: How long <Record> waits for its recording's audio to be ready, for `RecordingDuration`.
 RENDER_WAIT_SECONDS = 30.0
 Params = Sequence[tuple[str, str]]
@@ -88,6 +92,8 @@ class TwimlSource(Protocol):
     async def fetch(
         self, account_sid: str, url: str, method: CallbackMethod, params: Params
     ) -> str: ...
+
+    async def fetch_media(self, account_sid: str, url: str) -> bytes: ...
 
 
 class FlowFailed(Exception):
@@ -128,6 +134,7 @@ class Flows:
         self._deps = deps
         self._lifecycle = lifecycle
         self._streams = OutboundStreams(deps, token_of)
+        self._play_lengths: dict[str, float] = {}  # how long each <Play> URL plays
         self._calls = calls
         self._recordings = recordings
         self._source = source
@@ -275,7 +282,7 @@ class Flows:
                 await self._save(call.sid, document.at(index))
             match verb:
                 case Say() | Play() | Pause():
-                    await asyncio.sleep(prompt_seconds(verb))
+                    await asyncio.sleep(await self._heard_for(call, url, verb))
                 case Gather():
                     then = await self._gather(call, url, verb)
                     if then is not None:
@@ -321,11 +328,29 @@ class Flows:
         )  # fmt: skip
         self._started.setdefault(call.sid, {})[verb.name or recording.sid] = recording.sid
 
+    async def _heard_for(self, call: Call, url: str | None, prompt: Prompt) -> float:
+        """How long a prompt takes; a <Play>'s file is fetched to know (each URL once a process).
+        A file that cannot be fetched or read is skipped, as Twilio skips it (logged, 11200)."""
+        if not isinstance(prompt, Play) or prompt.digits or prompt.url is None:
+            return prompt_seconds(prompt)
+        where = _resolve(url, prompt.url)
+        seconds = self._play_lengths.get(where)
+        if seconds is None:
+            try:
+                seconds = seconds_of(await self._source.fetch_media(call.account_sid, where))
+            except (TwimlFailed, NotAudio) as error:  # the call goes on
+                log.warning("call %s: <Play> %s skipped (11200): %s", call.sid, where, error)
+                return 0.0
+            if len(self._play_lengths) >= PLAY_LENGTHS_KEPT:
+                self._play_lengths.pop(next(iter(self._play_lengths)))
+            self._play_lengths[where] = seconds
+        return prompt_seconds(prompt, seconds)
+
     async def _gather(self, call: Call, url: str | None, verb: Gather) -> _Fetch | None:
         far = self._far_end(call.sid)
         pending: str | None = None
         for prompt in verb.prompts:  # a key pressed during a prompt cuts it short
-            pending = await far.next_key(prompt_seconds(prompt))
+            pending = await far.next_key(await self._heard_for(call, url, prompt))
             if pending is not None:
                 break
         digits = finished = ""
@@ -463,14 +488,15 @@ class Flows:
             log.error("call %s: its flow failed", call_sid, exc_info=error)
 
 
-def prompt_seconds(prompt: Prompt) -> float:
-    """How long a prompt is heard (loop 0, "for ever", counts as Twilio's cap of 1,000)."""
+def prompt_seconds(prompt: Prompt, file_seconds: float = 0.0) -> float:
+    """How long a prompt is heard (loop 0, "for ever", counts as Twilio's cap of 1,000);
+    `file_seconds`: how long the file a <Play> names plays."""
     loops = prompt.loop or 1000 if not isinstance(prompt, Pause) else 1
     match prompt:
         case Say():
             return loops * max(1, len(prompt.text.split())) * SECONDS_PER_WORD
         case Play():
-            return loops * (len(prompt.digits or "") * TONE_SECONDS or 1.0)
+            return loops * (len(prompt.digits or "") * TONE_SECONDS or file_seconds)
         case Pause():
             return float(prompt.seconds)
 
