@@ -29,6 +29,7 @@ from callrec.storage.factory import open_store
 
 DEFAULT_DATA_DIR = os.environ.get("CALLREC_DATA_DIR", "var")
 DATABASE_ENV = "CALLREC_DATABASE_URL"
+SHUTDOWN_GRACE_SECONDS = 10
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,6 +230,9 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         proxy_headers=False,  # X-Forwarded-* are not trusted: callrec is its own front
         server_header=False,
+        # SIGTERM: connections still open after this are closed, then the app shuts down (what
+        # was answered is already durable); without it, one lingering socket holds the exit.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
     return 0
 

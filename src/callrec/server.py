@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
 from callrec.storage.factory import open_store
 
+#: How long each part of the server may take to close at shutdown.
+SHUTDOWN_STEP_SECONDS = 5.0
 #: Allocations between young collections (Python's default is 700). See `tune_gc`.
 GC_YOUNG_THRESHOLD = 10_000
 log = logging.getLogger(__name__)
@@ -152,16 +155,20 @@ def build(
         dispatcher.start()
 
     async def stop() -> None:
-        await dispatcher.close()
-        await membership.close()
-        await peers.close()
-        await streams.close()
-        await flows.close()
-        await twiml.close()
-        await accounts.close()
-        await lifecycle.close()
-        await media.close()
-        await store.close()
-        log.info("callrec stopped cleanly")
+        steps = [
+            ("callback delivery", dispatcher.close), ("membership", membership.close),
+            ("peers", peers.close), ("streams", streams.close), ("call flows", flows.close),
+            ("TwiML requests", twiml.close), ("accounts", accounts.close),
+            ("background work", lifecycle.close), ("media", media.close),
+            ("store", store.close),
+        ]  # fmt: skip
+        clean = True
+        for name, close in steps:
+            try:  # one part that does not finish must not keep the process from exiting
+                await asyncio.wait_for(close(), SHUTDOWN_STEP_SECONDS)
+            except TimeoutError:
+                log.error("shutdown: %s did not finish within %s s", name, SHUTDOWN_STEP_SECONDS)
+                clean = False
+        log.info("callrec stopped cleanly" if clean else "callrec stopped")
 
     return create_app(services, start, stop, config.streams_path), accounts

@@ -10,12 +10,17 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from twilio.request_validator import RequestValidator
 from websockets.sync.server import ServerConnection
 
+from callrec.media.codec import ulaw_encode
 from tests.conftest import AccountKeys, Raw, eventually
+from tests.support import audio
 from tests.support.receiver import Receiver
+from tests.support.server import ServerProcess
 from tests.support.ws_app import WsApp
 
 SILENCE_200_MS = base64.b64encode(b"\xff" * 1600).decode()
@@ -112,3 +117,33 @@ def test_stop_stream_ends_it_and_the_call_goes_on(
     stop = ws_app.events("stop")
     assert len(stop) == 1
     assert ws_app.messages.index(stop[0]) == len(ws_app.messages) - 1
+
+
+def test_a_bots_audio_is_the_calls_outbound_audio_in_its_recording(
+    client: Any, account: AccountKeys, app: Receiver, ws_app: WsApp, server: ServerProcess
+) -> None:
+    def bot(connection: ServerConnection, app_: WsApp) -> None:
+        stream_sid = app_.events("start")[0]["streamSid"]
+        payload = base64.b64encode(ulaw_encode(_tone_440(1.0))).decode()
+        connection.send(json.dumps({"event": "media", "streamSid": stream_sid,
+                                    "media": {"payload": payload}}))  # fmt: skip
+        time.sleep(1.5)  # it has played; the bot hangs up its side
+        connection.close()
+
+    ws_app.script = bot
+    app.pages["/voice"] = (
+        "<Response><Start><Recording channels='dual' trim='do-not-trim'/></Start>"
+        f"<Connect><Stream url='{ws_app.url}'/></Connect><Pause length='1'/></Response>"
+    )
+    call = client.calls.create(to="+15005550006", from_="+15005550001", url=f"{app.base}/voice")
+    recording = eventually(lambda: client.calls(call.sid).recordings.list())[0]
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed", 20)
+    outbound = audio.wav(server, account.sid, account.token, recording.sid)[:, 1]
+    assert abs(audio.dominant_hz(outbound[1_600:7_200]) - 440) < 5  # the bot spoke
+    assert audio.longest_silence(outbound) >= 2_400  # then said nothing until it closed
+
+
+def _tone_440(seconds: float) -> npt.NDArray[np.int16]:
+    at = np.arange(int(seconds * 8_000)) / 8_000
+    tone: npt.NDArray[np.int16] = (np.sin(2 * np.pi * 440 * at) * 8_000).astype(np.int16)
+    return tone

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import HOLD, AccountKeys, Raw, eventually
+from tests.support import audio
 from tests.support.client import sdk_client
 from tests.support.receiver import Receiver
 from tests.support.server import Deployment, ServerProcess
-from tests.unit.test_audio_length import tone_wav
+from tests.unit.test_decode import tone_wav
 
 HANG_UP = "<Response><Hangup/></Response>"
 
@@ -321,3 +322,24 @@ def test_play_takes_as_long_as_its_file_and_a_missing_one_is_skipped(
     assert fetched[0].method == "GET"
     assert fetched[0].signed_with(account.token)
     assert len(app.to("/missing.mp3")) == 1
+
+
+def test_what_the_call_plays_and_the_far_ends_silence_are_in_its_recording(
+    client: Any, account: AccountKeys, app: Receiver, raw: Raw, server: ServerProcess
+) -> None:
+    app.files["/a440.wav"] = (tone_wav(1.0), "audio/wav")
+    app.pages["/voice"] = (
+        "<Response><Start><Recording channels='dual' trim='do-not-trim'/></Start>"
+        "<Play>/a440.wav</Play><Pause length='3'/><Hangup/></Response>"
+    )
+    call = _call(client, url=f"{app.base}/voice")
+    recording = eventually(lambda: client.calls(call.sid).recordings.list())[0]
+    time.sleep(1.5)  # during the <Pause>: the far end falls silent for a second
+    path = f"/_callrec/Accounts/{account.sid}/Calls/{call.sid}/Silence.json"
+    assert raw.request("POST", path, data={"Seconds": "1"}).status_code == 200
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    samples = audio.wav(server, account.sid, account.token, recording.sid)
+    inbound, outbound = samples[:, 0], samples[:, 1]
+    assert abs(audio.dominant_hz(outbound[800:7200]) - 440) < 5  # the <Play>, not the tone
+    assert abs(audio.dominant_hz(outbound[12_000:20_000]) - 440) > 50  # after it: the tone
+    assert 7_200 <= audio.longest_silence(inbound) <= 8_800  # about a second of 8 kHz

@@ -126,4 +126,12 @@ class ServerProcess:
         if process is None:
             return 0
         process.send_signal(how)
-        return process.wait(timeout=20)
+        try:
+            return process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()  # not left running into the next test
+            process.wait()
+            tail = "\n".join(self.log_path.read_text().splitlines()[-40:])
+            raise AssertionError(
+                f"not ended 20 s after {how.name}; the log ends:\n{tail}"
+            ) from None

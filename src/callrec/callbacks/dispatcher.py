@@ -63,6 +63,7 @@ class Dispatcher:
         self._tasks = BackgroundTasks("callback delivery")  # the entry stays pending
         self._poke = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._poll())
@@ -84,6 +85,7 @@ class Dispatcher:
         self._poke.set()
 
     async def close(self) -> None:
+        self._closing = True  # the poll ends even if a cancellation is lost in a storage call
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -95,11 +97,13 @@ class Dispatcher:
     async def _poll(self) -> None:
         """Find due callbacks no drain is on: retries falling due, entries written by another
         process, and everything left pending by a crash."""
-        while True:
+        while not self._closing:
             self._poke.clear()
             try:
                 wait = await self._start_due()
             except Exception:  # a storage hiccup: log it and try again shortly
+                if self._closing:
+                    return
                 log.exception("callback dispatch failed")
                 wait = IDLE_POLL_SECONDS
             with contextlib.suppress(TimeoutError):

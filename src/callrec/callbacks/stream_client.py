@@ -57,6 +57,10 @@ class StreamClient:
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._played_until = 0.0  # monotonic time the app's audio so far ends playing
         self._marks: list[tuple[float, str]] = []  # (when played, name), in order
+        self.began = 0.0  # monotonic time the stream started
+        #: The app's audio (bidirectional): when each payload starts playing, and its μ-law.
+        self.heard: list[tuple[float, bytes]] = []
+        self._cleared_at: list[float] = []
 
     def press(self, digits: str) -> None:
         """The far end pressed keys: sent as `dtmf` events."""
@@ -93,7 +97,7 @@ class StreamClient:
             "customParameters": dict(target.parameters),
             "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
         })  # fmt: skip
-        began = time.monotonic()
+        began = self.began = time.monotonic()
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await self._stream(socket, stopping, listening, began)
@@ -155,13 +159,33 @@ class StreamClient:
         kind = event.get("event")
         body = event.get(str(kind))
         if kind == "media" and isinstance(body, dict):
-            played = len(base64.b64decode(str(body.get("payload", "")), validate=False)) / RATE
-            self._played_until = max(self._played_until, now) + played
+            try:
+                payload = base64.b64decode(str(body.get("payload", "")), validate=True)
+            except ValueError:
+                return  # not base64: nothing to play
+            starts = max(self._played_until, now)
+            self.heard.append((starts, payload))
+            self._played_until = starts + len(payload) / RATE
         elif kind == "mark" and isinstance(body, dict):
             self._marks.append((max(self._played_until, now), str(body.get("name", ""))))
         elif kind == "clear":
+            self._cleared_at.append(now)
             self._played_until = now
             self._marks = [(now, name) for _, name in self._marks]
+
+    def played_audio(self, until: float) -> bytes:
+        """The app's audio as the call played it, from the stream's start to `until` (when it
+        ended): μ-law, silence where the app sent nothing, a `clear` cutting what had not
+        played."""
+        if not self.began:
+            return b""  # it never started (the app could not be reached)
+        out = bytearray(b"\xff" * max(0, round((until - self.began) * RATE)))  # μ-law silence
+        for start, payload in self.heard:
+            cut = min((c for c in self._cleared_at if c >= start), default=until)
+            at = max(0, round((start - self.began) * RATE))
+            n = max(0, min(len(payload), round((min(cut, until) - start) * RATE), len(out) - at))
+            out[at : at + n] = payload[:n]
+        return bytes(out)
 
     async def _return_marks(self, socket: ClientConnection, now: float) -> None:
         while self._marks and self._marks[0][0] <= now:

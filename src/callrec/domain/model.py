@@ -175,6 +175,18 @@ class CallCallbacks:
 
 
 @dataclass(frozen=True, slots=True)
+class AudioSpan:
+    """What a call's flow made heard on one track, from `start` to `end` of its media clock:
+    the decoded file `played` (looped to fill the span), or silence (None)."""
+
+    call_sid: str
+    track: RecordingTrack
+    start: Micros
+    end: Micros
+    played: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FlowPosition:
     """Where a call's flow is: verb `step` of the TwiML `document` fetched from `url` (None: the
     call's own `Twiml`), and the recording that verb started, if any. Written as each verb

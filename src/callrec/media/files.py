@@ -31,6 +31,23 @@ class MediaFiles:
         """The file served for a download: as recorded, or downmixed to one channel."""
         return self.root / (f"{sid}-mono.{extension}" if mono else f"{sid}.{extension}")
 
+    def played(self, name: str) -> Path:
+        """A <Play>'s decoded audio (raw 16-bit mono 8 kHz), named by its content's digest."""
+        return self.root / "played" / f"{name}.pcm"
+
+    def keep_played(self, name: str, samples: npt.NDArray[np.int16]) -> None:
+        """Write it once (a file of that name has that content already)."""
+        path = self.played(name)
+        if path.exists():
+            return
+        path.parent.mkdir(exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.partial")
+        partial.write_bytes(samples.astype("<i2").tobytes())
+        _commit(partial, path)
+
+    def load_played(self, name: str) -> npt.NDArray[np.int16]:
+        return np.frombuffer(self.played(name).read_bytes(), dtype="<i2").astype(np.int16)
+
     def delete(self, sid: str) -> None:
         for path in self.root.glob(f"{sid}*"):
             path.unlink(missing_ok=True)

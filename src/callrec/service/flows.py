@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -32,16 +33,21 @@ from callrec.callbacks.voice import call_parameters
 from callrec.domain.errors import CallNotInProgress, DomainError
 from callrec.domain.model import (
     MICROS_PER_SECOND,
+    AudioSpan,
     Call,
     CallbackMethod,
     CallStatus,
     FlowPosition,
+    Micros,
     PauseBehavior,
     RecordingOptions,
     RecordingSource,
     RecordingStatus,
+    RecordingTrack,
 )
-from callrec.media.audio_length import NotAudio, seconds_of
+from callrec.media.codec import ulaw_decode
+from callrec.media.decode import RATE as DECODED_RATE
+from callrec.media.decode import NotAudio, decode
 from callrec.service.calls import CallService
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call
@@ -80,7 +86,7 @@ TONE_SECONDS = 0.5
 INVALID_URL = 11100
 NOT_SUPPORTED = 13999  # our code: a verb Twilio runs and callrec does not (yet)
 #: <Play> URLs whose length a process remembers (the oldest is forgotten first).
-PLAY_LENGTHS_KEPT = 256
+PLAYED_FILES_KEPT = 256
 #: How long <Record> waits for its recording's audio to be ready, for `RecordingDuration`.
 RENDER_WAIT_SECONDS = 30.0
 Params = Sequence[tuple[str, str]]
@@ -133,8 +139,9 @@ class Flows:
     ) -> None:
         self._deps = deps
         self._lifecycle = lifecycle
-        self._streams = OutboundStreams(deps, token_of)
-        self._play_lengths: dict[str, float] = {}  # how long each <Play> URL plays
+        self._streams = OutboundStreams(deps, token_of, self._bot_spoke)
+        #: Each <Play> URL's decoded file (its name) and length, as this process has it.
+        self._played_files: dict[str, tuple[str, float]] = {}
         self._calls = calls
         self._recordings = recordings
         self._source = source
@@ -192,7 +199,12 @@ class Flows:
         return call
 
     async def fall_silent(self, account_sid: str, call_sid: str, seconds: float) -> Call:
+        """The far end says nothing for `seconds`: heard by <Record>, and silent in the inbound
+        audio of the call's recordings."""
         call = await self._live_here(account_sid, call_sid)
+        began = self._media_now(call)
+        end = began + round(seconds * MICROS_PER_SECOND)
+        await self._add_span(AudioSpan(call_sid, RecordingTrack.INBOUND, began, end))
         self._far_end(call_sid).fall_silent(seconds)
         return call
 
@@ -282,7 +294,7 @@ class Flows:
                 await self._save(call.sid, document.at(index))
             match verb:
                 case Say() | Play() | Pause():
-                    await asyncio.sleep(await self._heard_for(call, url, verb))
+                    await self._prompt(call, url, verb)
                 case Gather():
                     then = await self._gather(call, url, verb)
                     if then is not None:
@@ -328,29 +340,80 @@ class Flows:
         )  # fmt: skip
         self._started.setdefault(call.sid, {})[verb.name or recording.sid] = recording.sid
 
-    async def _heard_for(self, call: Call, url: str | None, prompt: Prompt) -> float:
-        """How long a prompt takes; a <Play>'s file is fetched to know (each URL once a process).
-        A file that cannot be fetched or read is skipped, as Twilio skips it (logged, 11200)."""
-        if not isinstance(prompt, Play) or prompt.digits or prompt.url is None:
-            return prompt_seconds(prompt)
+    async def _prompt(
+        self, call: Call, url: str | None, prompt: Prompt, far: FarEnd | None = None
+    ) -> str | None:
+        """Play a prompt for as long as it is heard: in <Gather> (`far`), until a key, which is
+        returned. A <Play>'s audio goes on the call's outbound track for as long as it played."""
+        played = await self._played(call, url, prompt) if isinstance(prompt, Play) else None
+        seconds = prompt_seconds(prompt, played[1] if played else 0.0)
+        if isinstance(prompt, Play) and prompt.url and not prompt.digits and played is None:
+            return None  # a file that cannot be had is skipped
+        began = self._media_now(call)
+        try:
+            if far is not None:
+                return await far.next_key(seconds)
+            await asyncio.sleep(seconds)
+            return None
+        finally:
+            if played is not None:  # written even when the call ends mid-<Play>
+                ended = self._media_now(call)
+                span = AudioSpan(call.sid, RecordingTrack.OUTBOUND, began, ended, played[0])
+                self._tasks.spawn(self._add_span(span))
+
+    async def _played(self, call: Call, url: str | None, prompt: Play) -> tuple[str, float] | None:
+        """A <Play>'s file, decoded and kept under the data directory: its name and length.
+        Each URL is fetched once a process. One that cannot be fetched or decoded is skipped, as
+        Twilio skips it (logged, 11200)."""
+        if prompt.digits or prompt.url is None:
+            return None
         where = _resolve(url, prompt.url)
-        seconds = self._play_lengths.get(where)
-        if seconds is None:
-            try:
-                seconds = seconds_of(await self._source.fetch_media(call.account_sid, where))
-            except (TwimlFailed, NotAudio) as error:  # the call goes on
-                log.warning("call %s: <Play> %s skipped (11200): %s", call.sid, where, error)
-                return 0.0
-            if len(self._play_lengths) >= PLAY_LENGTHS_KEPT:
-                self._play_lengths.pop(next(iter(self._play_lengths)))
-            self._play_lengths[where] = seconds
-        return prompt_seconds(prompt, seconds)
+        known = self._played_files.get(where)
+        if known is not None:
+            return known
+        try:
+            data = await self._source.fetch_media(call.account_sid, where)
+            loop = asyncio.get_running_loop()
+            known = await loop.run_in_executor(None, self._keep, data)
+        except (TwimlFailed, NotAudio) as error:  # the call goes on
+            log.warning("call %s: <Play> %s skipped (11200): %s", call.sid, where, error)
+            return None
+        if len(self._played_files) >= PLAYED_FILES_KEPT:
+            self._played_files.pop(next(iter(self._played_files)))
+        self._played_files[where] = known
+        return known
+
+    def _keep(self, data: bytes) -> tuple[str, float]:
+        samples = decode(data)
+        name = hashlib.sha256(samples.tobytes()).hexdigest()[:32]
+        self._deps.files.keep_played(name, samples)
+        return name, len(samples) / DECODED_RATE
+
+    async def _bot_spoke(self, call: Call, media_at: Micros, mulaw: bytes) -> None:
+        """A <Connect><Stream> bot's audio, kept as a <Play>'s is, on the outbound track."""
+        samples = ulaw_decode(mulaw)
+        if not len(samples):
+            return
+        name = hashlib.sha256(samples.tobytes()).hexdigest()[:32]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._deps.files.keep_played, name, samples)
+        end = media_at + len(samples) * MICROS_PER_SECOND // DECODED_RATE
+        await self._add_span(AudioSpan(call.sid, RecordingTrack.OUTBOUND, media_at, end, name))
+
+    async def _add_span(self, span: AudioSpan) -> None:
+        async def add(tx: Tx) -> None:
+            await tx.add_audio_span(span)
+
+        await self._deps.store.write(add)
+
+    def _media_now(self, call: Call) -> Micros:
+        return self._deps.media.position(call.sid, call.start_time, self._deps.clock())
 
     async def _gather(self, call: Call, url: str | None, verb: Gather) -> _Fetch | None:
         far = self._far_end(call.sid)
         pending: str | None = None
         for prompt in verb.prompts:  # a key pressed during a prompt cuts it short
-            pending = await far.next_key(await self._heard_for(call, url, prompt))
+            pending = await self._prompt(call, url, prompt, far)
             if pending is not None:
                 break
         digits = finished = ""

@@ -14,6 +14,7 @@ from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.model import (
     MICROS_PER_SECOND,
+    AudioSpan,
     Call,
     CallbackEvent,
     CallEvent,
@@ -159,7 +160,9 @@ class Lifecycle:
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
 
-        async def begin(tx: Tx) -> tuple[Recording, list[RecordingEvent], Call | None] | None:
+        async def begin(
+            tx: Tx,
+        ) -> tuple[Recording, list[RecordingEvent], Call | None, list[AudioSpan]] | None:
             recording = await tx.lock_recording(sid)
             if recording is None or recording.status not in FINALIZING:
                 return None
@@ -169,15 +172,16 @@ class Lifecycle:
             if events:
                 await tx.update_recording(changed)
                 await tx.append_events(events)
-            return changed, await tx.events(sid), await tx.call(recording.call_sid)
+            call = await tx.call(recording.call_sid)
+            return changed, await tx.events(sid), call, await tx.audio_spans(recording.call_sid)
 
         found = await self._deps.store.write(begin)
         if found is None:
             return
-        recording, timeline, call = found
+        recording, timeline, call, spans = found
         loop = asyncio.get_running_loop()
         rendered = await loop.run_in_executor(
-            None, render_to_disk, self._deps.files, recording, timeline, call
+            None, render_to_disk, self._deps.files, recording, timeline, call, spans
         )
 
         async def finish(tx: Tx) -> bool:

@@ -4,25 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from callrec.domain.model import Call, Recording, RecordingEvent, RecordingTrack
+from callrec.domain.model import AudioSpan, Call, Recording, RecordingEvent, RecordingTrack
 from callrec.media import capture, synth
 from callrec.media.capture import Captured
 from callrec.media.files import MediaFiles, write_wav
+from callrec.media.overlay import overlay
 from callrec.media.render import Rendered, Samples, render, timeline
 
 SYNTHETIC_RATE = 8_000
 
 
 def render_to_disk(
-    files: MediaFiles, recording: Recording, events: Sequence[RecordingEvent], call: Call | None
+    files: MediaFiles,
+    recording: Recording,
+    events: Sequence[RecordingEvent],
+    call: Call | None,
+    spans: Sequence[AudioSpan] = (),
 ) -> Rendered:
-    """Render the recording from its timeline and capture file; write the WAV unless absent."""
+    """Render the recording from its timeline and capture file, with what the call's flow made
+    heard (`spans`) over its synthetic audio; write the WAV unless absent."""
     path = files.capture(recording.sid)
     captured = capture.read(path) if path.exists() else Captured.empty(SYNTHETIC_RATE)
     streamed_from = call.stream_media_at if call is not None else None
 
     def synthetic(track: RecordingTrack, first: int, count: int, rate: int) -> Samples:
-        return synth.samples(recording.call_sid, track, first, count, rate)
+        made = synth.samples(recording.call_sid, track, first, count, rate)
+        return overlay(made, track, first, rate, spans, files.load_played)
 
     rendered = render(timeline(events), recording.options, captured, synthetic, streamed_from)
     if rendered.absent_code is None:

@@ -61,6 +61,7 @@ class Membership:
         self._gone_since: dict[int, float] = {}
         self._fence: asyncio.TimerHandle | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def join(self) -> None:
         """Register, hold the presence, take over what dead processes left, and keep at it."""
@@ -85,6 +86,7 @@ class Membership:
         return self._addresses.get(process_id)
 
     async def close(self) -> None:
+        self._closing = True  # the heartbeat ends even if a cancellation is lost in a call
         if self._runner is not None:
             self._runner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -94,7 +96,7 @@ class Membership:
         await self._presence.close()
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
                 await self._renew()

@@ -5,10 +5,12 @@ call renders), with a stop event that `<Stop><Stream>` or the call's end sets.""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 from callrec.callbacks.dispatcher import TokenLookup
 from callrec.callbacks.stream_client import FRAME_SAMPLES, RATE, StreamClient, StreamTarget
-from callrec.domain.model import MICROS_PER_SECOND, Call, RecordingTrack
+from callrec.domain.model import MICROS_PER_SECOND, Call, Micros, RecordingTrack
 from callrec.media import synth
 from callrec.media.codec import ulaw_encode
 from callrec.service.deps import Deps
@@ -21,9 +23,15 @@ class CannotStream(Exception):
 
 
 class OutboundStreams:
-    def __init__(self, deps: Deps, token_of: TokenLookup) -> None:
+    def __init__(
+        self,
+        deps: Deps,
+        token_of: TokenLookup,
+        heard: Callable[[Call, Micros, bytes], Awaitable[None]],
+    ) -> None:
         self._deps = deps
         self._token_of = token_of
+        self._heard = heard  # the app's audio, played into the call from a media position
         #: By call, by name (or stream sid): how to stop each stream.
         self._open: dict[str, dict[str, tuple[asyncio.Event, asyncio.Task[None]]]] = {}
 
@@ -47,7 +55,13 @@ class OutboundStreams:
 
         client = StreamClient(target, token, audio)
         stop = asyncio.Event()
-        task = asyncio.get_running_loop().create_task(client.run(stop))
+
+        async def run() -> None:
+            await client.run(stop)
+            if verb.bidirectional:  # the bot's audio was the call's outbound audio meanwhile
+                await self._heard(call, media_at, client.played_audio(time.monotonic()))
+
+        task = asyncio.get_running_loop().create_task(run())
         key = verb.name or stream_sid
         self._open.setdefault(call.sid, {})[key] = (stop, task)
         if not verb.bidirectional:

@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 
 from callrec.domain.model import (
     Account,
+    AudioSpan,
     Call,
     CallbackMethod,
     CallStatus,
@@ -199,6 +200,8 @@ class Tx(Protocol):
     async def update_call(self, call: Call) -> None: ...
     async def set_custody(self, sid: str, custody: Custody) -> None: ...
     async def flow_position(self, call_sid: str) -> FlowPosition | None: ...
+    async def add_audio_span(self, span: AudioSpan) -> None: ...
+    async def audio_spans(self, call_sid: str) -> list[AudioSpan]: ...
     # phone numbers
     async def insert_number(self, number: PhoneNumber) -> None:
         """Raises Conflict if the number belongs to an account already."""

@@ -45,6 +45,7 @@ PLAN = (
     ("credentials", "SELECT * FROM credentials ORDER BY sid"),
     ("phone_numbers", "SELECT * FROM phone_numbers ORDER BY id"),
     ("calls", "SELECT * FROM calls ORDER BY id"),
+    ("call_audio", "SELECT * FROM call_audio ORDER BY id"),
     ("recordings", "SELECT * FROM recordings ORDER BY id"),
     ("recording_events", "SELECT * FROM recording_events ORDER BY id"),
     ("callbacks", "SELECT * FROM callbacks ORDER BY id"),
@@ -55,7 +56,8 @@ _LINKS = "SELECT last_event_id, id FROM recordings WHERE last_event_id IS NOT NU
 _LINK = "UPDATE recordings SET last_event_id = ? WHERE id = ?"
 #: Tables whose PostgreSQL identity must go past the ids copied, so that new rows do not collide.
 IDENTITIES = (
-    "processes", "phone_numbers", "calls", "recordings", "recording_events", "callbacks",
+    "processes", "phone_numbers", "calls", "call_audio", "recordings", "recording_events",
+    "callbacks",
 )  # fmt: skip
 #: Running servers' presence locks in this database, as PostgresPresence takes them (objid 0 is
 #: the migration lock, held for a moment by any process that starts).

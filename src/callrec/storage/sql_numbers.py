@@ -1,4 +1,5 @@
-"""The SQL of the phone numbers an app configures (`Tx`'s phone-number part; migration 0011)."""
+"""The SQL of what configures and shapes calls beyond their rows: the phone numbers an app
+configures (migration 0011) and the audio a call's flow makes heard (migration 0013)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import json
 from dataclasses import asdict, fields
 from typing import Any
 
-from callrec.domain.model import CallbackMethod, NumberSettings, PhoneNumber
+from callrec.domain.model import (
+    AudioSpan,
+    CallbackMethod,
+    NumberSettings,
+    PhoneNumber,
+    RecordingTrack,
+)
 from callrec.storage.base import NumberFilter, PageRequest, Position
 from callrec.storage.sql_base import Row, SqlPrimitives, Where
 
@@ -42,6 +49,24 @@ def _number(row: Row) -> PhoneNumber:
 
 
 class NumbersSql(SqlPrimitives):
+    async def add_audio_span(self, span: AudioSpan) -> None:
+        await self._run(
+            "INSERT INTO call_audio (call_sid, track, start_at, end_at, played)"
+            " VALUES (?, ?, ?, ?, ?)",
+            span.call_sid, span.track, span.start, span.end, span.played,
+        )  # fmt: skip
+
+    async def audio_spans(self, call_sid: str) -> list[AudioSpan]:
+        rows = await self._all(
+            "SELECT track, start_at, end_at, played FROM call_audio WHERE call_sid = ? ORDER BY id",
+            call_sid,
+        )
+        return [
+            AudioSpan(call_sid, RecordingTrack(row["track"]), row["start_at"], row["end_at"],
+                      row["played"])
+            for row in rows
+        ]  # fmt: skip
+
     async def insert_number(self, number: PhoneNumber) -> None:
         await self._run(
             "INSERT INTO phone_numbers (sid, account_sid, phone_number, friendly_name, settings,"
