@@ -93,3 +93,25 @@ def test_the_parent_hanging_up_ends_the_child(client: Any, app: Receiver) -> Non
     assert child.to == "client:alice"
     client.calls(parent.sid).update(status="completed")
     assert eventually(lambda: client.calls(child.sid).fetch().status == "completed")
+
+
+def test_a_dialed_leg_reports_its_progress(
+    client: Any, account: AccountKeys, app: Receiver
+) -> None:
+    app.pages["/voice"] = (
+        "<Response><Dial timeLimit='1'><Number statusCallback='/leg'"
+        " statusCallbackEvent='initiated ringing answered completed'>+15005550006</Number>"
+        "</Dial></Response>"
+    )
+    parent = client.calls.create(to="+15005550006", from_="+15005550001", url=f"{app.base}/voice")
+    assert eventually(lambda: len(app.to("/leg")) == 4)
+    reports = app.to("/leg")
+    assert [r.params["CallStatus"] for r in reports] == [
+        "initiated", "ringing", "in-progress", "completed",
+    ]  # fmt: skip
+    assert [r.params["SequenceNumber"] for r in reports] == ["0", "1", "2", "3"]
+    (child,) = _children(client, parent.sid)
+    for report in reports:
+        assert (report.params["CallSid"], report.params["ParentCallSid"]) == (child.sid, parent.sid)
+        assert report.params["Direction"] == "outbound-dial"
+        assert report.signed_with(account.token)

@@ -38,6 +38,8 @@ def call_parameters(call: Call, status: CallStatus | str) -> list[tuple[str, str
         ("From", call.from_),
         ("To", call.to),
     ]
+    if call.parent_call_sid is not None:  # a <Dial>'s child call
+        params.append(("ParentCallSid", call.parent_call_sid))
     for party, number in (("Called", call.to), ("Caller", call.from_), ("From", call.from_),
                           ("To", call.to)):  # fmt: skip
         if number.startswith("+"):

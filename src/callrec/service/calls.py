@@ -97,7 +97,14 @@ class CallService:
         self._lifecycle.flows.arrived(call)
         return call
 
-    async def dial(self, parent: Call, to: str, from_: str, rings_for: Micros) -> Call:
+    async def dial(
+        self,
+        parent: Call,
+        to: str,
+        from_: str,
+        rings_for: Micros,
+        status_callback: CallCallbacks | None = None,
+    ) -> Call:
         """A <Dial>'s child call: it rings at once (never queued, as at Twilio) and answers as
         its callee does (domain/callee.py), or gives up after `rings_for` (<Dial timeout>)."""
         placed = calls.create(
@@ -109,12 +116,17 @@ class CallService:
             status=CallStatus.RINGING,
             direction=CallDirection.OUTBOUND_DIAL,
             parent_call_sid=parent.sid,
+            status_callback=status_callback,
         )
 
-        async def insert(tx: Tx) -> None:
+        async def insert(tx: Tx) -> bool:
             await tx.insert_call(child, Custody(self._deps.me.id))
+            initiated = await enqueue_call(tx, self._deps, child, CallEvent.INITIATED)
+            ringing = await enqueue_call(tx, self._deps, child, CallEvent.RINGING)
+            return initiated or ringing
 
-        await self._deps.store.write(insert)
+        if await self._deps.store.write(insert):
+            self._deps.wake_callbacks([child.sid])
         self._lifecycle.call_created(child.sid, child.created_at, child.answer_at)
         return child
 

@@ -58,8 +58,9 @@ class Dialer:
             if bridged is None:
                 from_ = verb.caller_id or call.from_
                 timeout = verb.timeout * MICROS_PER_SECOND
-                for number in verb.numbers:
-                    children.append(await self._calls.dial(call, number, from_, timeout))
+                for number, reports in zip(verb.numbers, verb.reports, strict=True):
+                    child = await self._calls.dial(call, number, from_, timeout, reports)
+                    children.append(child)
                 if verb.record.startswith("record-from-ringing"):
                     recording = await self._record(call, verb)
                 bridged, ended = await self._first_to_answer(children)

@@ -36,6 +36,7 @@ from callrec.domain.model import (
     AudioSpan,
     Call,
     CallbackMethod,
+    CallCallbacks,
     CallStatus,
     FlowPosition,
     Micros,
@@ -306,7 +307,11 @@ class Flows:
                 case Record():
                     return await self._record(call, document, index, verb, started)
                 case Dial():
-                    resolved = replace(verb, options=_resolved_options(url, verb.options))
+                    resolved = replace(
+                        verb,
+                        options=_resolved_options(url, verb.options),
+                        reports=tuple(_resolved_reports(url, r) for r in verb.reports),
+                    )
                     resumed = taken_over and index == first
                     result = await self._dialer.dial(call, resolved, resumed)
                     if verb.action is not None:
@@ -593,6 +598,12 @@ def _stream_url(base: str | None, url: str) -> str:
     if urlsplit(url).scheme in ("ws", "wss"):
         return url
     return "ws" + _resolve(base, url).removeprefix("http")
+
+
+def _resolved_reports(base: str | None, reports: CallCallbacks | None) -> CallCallbacks | None:
+    if reports is None:
+        return None
+    return replace(reports, url=_resolve(base, reports.url))
 
 
 def _resolved_options(base: str | None, options: RecordingOptions) -> RecordingOptions:

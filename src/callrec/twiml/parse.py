@@ -19,6 +19,8 @@ from defusedxml.ElementTree import fromstring
 from callrec.domain.model import (
     CallbackEvent,
     CallbackMethod,
+    CallCallbacks,
+    CallEvent,
     RecordingChannels,
     RecordingOptions,
     RecordingTrack,
@@ -175,6 +177,19 @@ class _Attributes:
         except ValueError:
             raise self.invalid(name, value) from None
 
+    def call_callbacks(self) -> CallCallbacks | None:
+        """A <Dial> noun's `statusCallback*`: its child call's progress, as CreateCall's."""
+        url = self.get("statusCallback")
+        method = self.method("statusCallbackMethod")
+        value = self.get("statusCallbackEvent") or ""
+        try:
+            events = tuple(dict.fromkeys(CallEvent(n) for n in value.replace(",", " ").split()))
+        except ValueError:
+            raise self.invalid("statusCallbackEvent", value) from None
+        if not url:
+            return None
+        return CallCallbacks(url, method, events or (CallEvent.COMPLETED,))
+
     def _events(self, name: str) -> tuple[CallbackEvent, ...]:
         value = self.get(name)
         names = (value or "").replace(",", " ").split()
@@ -285,8 +300,8 @@ _DIAL_IGNORED = (
 )  # fmt: skip
 _DIAL_NOUNS = {"Number": "", "Client": "client:", "Sip": "sip:"}
 _NOUN_IGNORED = (
-    "url", "method", "statusCallback", "statusCallbackMethod", "statusCallbackEvent",
-    "sendDigits", "byoc", "machineDetection", "amdStatusCallback", "username", "password",
+    "url", "method", "sendDigits", "byoc", "machineDetection", "amdStatusCallback", "username",
+    "password",
 )  # fmt: skip
 
 
@@ -294,6 +309,7 @@ def _dial(a: _Attributes) -> Dial | Unsupported:
     for name in _DIAL_IGNORED:
         a.get(name)
     numbers = []
+    reports: list[CallCallbacks | None] = []
     for noun in a.element:
         prefix = _DIAL_NOUNS.get(noun.tag)
         if prefix is None:
@@ -301,12 +317,14 @@ def _dial(a: _Attributes) -> Dial | Unsupported:
         inner = _Attributes(noun, a.warnings)
         for name in _NOUN_IGNORED:
             inner.get(name)
+        reports.append(inner.call_callbacks())
         inner.done()
         if not inner.text:
             raise TwimlError(SCHEMA_VIOLATION, f"<{noun.tag}> needs what to call")
         numbers.append(prefix + inner.text.removeprefix(prefix))
     if not numbers and a.text:
         numbers.append(a.text)
+        reports.append(None)
     if not numbers:
         raise TwimlError(SCHEMA_VIOLATION, "<Dial> needs a number to call")
     record = a.get("record") or "do-not-record"
@@ -324,6 +342,7 @@ def _dial(a: _Attributes) -> Dial | Unsupported:
         time_limit=a.integer("timeLimit", 14_400, minimum=1),
         record=record,
         options=a.recording_options(channels, track, Trim.DO_NOT_TRIM),
+        reports=tuple(reports),
     )
     a.done()
     return dial

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from callrec.domain.model import CallbackMethod, RecordingOptions
+from callrec.domain.model import CallbackMethod, CallCallbacks, RecordingOptions
 
 #: `finishOnKey` of <Record> when the document says nothing: any key ends it.
 RECORD_FINISH_KEYS = "1234567890*#"
@@ -96,6 +96,8 @@ class Dial:
     time_limit: int = 14_400
     record: str = "do-not-record"  # record-from-answer|record-from-ringing[-dual]
     options: RecordingOptions = field(default_factory=RecordingOptions)
+    #: Each number's `statusCallback*`: the progress of its child call (None: not asked).
+    reports: tuple[CallCallbacks | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
