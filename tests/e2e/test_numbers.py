@@ -163,3 +163,15 @@ def test_the_command_line_places_a_call_and_plays_its_far_end(
     late = callrec("silence", "--call", sid, "--seconds", "3")
     assert late.returncode == 1
     assert "HTTP 400" in late.stderr
+
+
+def test_an_inbound_call_whose_twiml_cannot_be_had_fails(
+    client: Any, account: AccountKeys, raw: Raw
+) -> None:
+    gone = Receiver()
+    gone.stop()  # its port is free again: connections to it are refused
+    number = _new_number()
+    client.incoming_phone_numbers.create(phone_number=number, voice_url=f"{gone.base}/voice")
+    sid = _call_in(raw, account, number).json()["sid"]
+    ended = eventually(lambda: (c := client.calls(sid).fetch()).status == "failed" and c)
+    assert ended.start_time is None

@@ -136,9 +136,9 @@ class CallService:
         rows = await self._deps.store.read(lambda tx: tx.list_calls(where, PageRequest(100)))
         return [call for _, call in reversed(rows)]
 
-    async def refuse(self, call: Call, reason: str) -> None:
-        """<Reject> as the first thing an inbound call's TwiML does: `busy` or `no-answer`."""
-        target = CallStatus.BUSY if reason == "busy" else CallStatus.NO_ANSWER
+    async def refuse(self, call: Call, target: CallStatus) -> None:
+        """End an inbound call its TwiML never answered: `busy` or `no-answer` (<Reject> came
+        first), `failed` (its TwiML could not be had)."""
 
         async def refuse(tx: Tx) -> bool:
             found = await tx.lock_call(call.sid)

@@ -221,7 +221,10 @@ class Flows:
                 if call.status is CallStatus.RINGING:  # inbound: the TwiML answers it, or not
                     verbs = document.verbs.verbs
                     if verbs and isinstance(verbs[0], Reject):
-                        await self._calls.refuse(call, verbs[0].reason)
+                        busy = verbs[0].reason == "busy"
+                        await self._calls.refuse(
+                            call, CallStatus.BUSY if busy else CallStatus.NO_ANSWER
+                        )
                         return
                     answered = await self._lifecycle.answer_now(call.sid)
                     if answered is None:
@@ -242,6 +245,9 @@ class Flows:
         except (FlowFailed, TwimlError) as error:
             code = error.code
             log.warning("call %s: application error %s: %s; hanging up", call.sid, code, error)
+        if call.status is CallStatus.RINGING:  # an error before it was answered
+            await self._calls.refuse(call, CallStatus.FAILED)
+            return
         await self._calls.hang_up(call.sid)  # the document ended, or an error: Twilio hangs up
 
     async def _first_document(self, call: Call) -> _Document:
