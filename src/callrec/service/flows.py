@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -28,32 +27,26 @@ from urllib.parse import urljoin, urlsplit
 
 from callrec.background import BackgroundTasks
 from callrec.callbacks.dispatcher import TokenLookup
-from callrec.callbacks.twiml_client import TwimlFailed
 from callrec.callbacks.voice import call_parameters
 from callrec.domain.errors import CallNotInProgress, DomainError
 from callrec.domain.model import (
     MICROS_PER_SECOND,
-    AudioSpan,
     Call,
     CallbackMethod,
     CallCallbacks,
     CallStatus,
     FlowPosition,
-    Micros,
     PauseBehavior,
     RecordingOptions,
     RecordingSource,
     RecordingStatus,
-    RecordingTrack,
 )
-from callrec.media.codec import ulaw_decode
-from callrec.media.decode import RATE as DECODED_RATE
-from callrec.media.decode import NotAudio, decode
 from callrec.service.calls import CallService
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call
 from callrec.service.dial import Dialer
 from callrec.service.far_end import FarEnd
+from callrec.service.flow_audio import TONE_SECONDS, FlowAudio
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.recordings import RecordingService
 from callrec.service.streams_out import CannotStream, OutboundStreams
@@ -80,14 +73,8 @@ from callrec.twiml.verbs import (
 
 log = logging.getLogger(__name__)
 
-#: How long <Say> speaks, per word (about 150 words a minute); our decision.
-SECONDS_PER_WORD = 0.4
-#: How long a key of <Play digits> sounds, and <Record>'s beep.
-TONE_SECONDS = 0.5
 INVALID_URL = 11100
 NOT_SUPPORTED = 13999  # our code: a verb Twilio runs and callrec does not (yet)
-#: <Play> URLs whose length a process remembers (the oldest is forgotten first).
-PLAYED_FILES_KEPT = 256
 #: How long <Record> waits for its recording's audio to be ready, for `RecordingDuration`.
 RENDER_WAIT_SECONDS = 30.0
 Params = Sequence[tuple[str, str]]
@@ -140,9 +127,9 @@ class Flows:
     ) -> None:
         self._deps = deps
         self._lifecycle = lifecycle
-        self._streams = OutboundStreams(deps, token_of, self._bot_spoke)
-        #: Each <Play> URL's decoded file (its name) and length, as this process has it.
-        self._played_files: dict[str, tuple[str, float]] = {}
+        self._tasks = BackgroundTasks("call flow")
+        self._audio = FlowAudio(deps, source.fetch_media, self._tasks)
+        self._streams = OutboundStreams(deps, token_of, self._audio.bot_spoke)
         self._calls = calls
         self._recordings = recordings
         self._source = source
@@ -150,7 +137,6 @@ class Flows:
         self._far_ends: dict[str, FarEnd] = {}
         #: The recordings <Start><Recording> made, by call, by name (or sid, if unnamed).
         self._started: dict[str, dict[str, str]] = {}
-        self._tasks = BackgroundTasks("call flow")
         self._dialer = Dialer(deps, calls, recordings, self._recording_ready, self._tasks)
 
     # What the lifecycle tells (service/lifecycle.py, CallFlows)
@@ -203,9 +189,7 @@ class Flows:
         """The far end says nothing for `seconds`: heard by <Record>, and silent in the inbound
         audio of the call's recordings."""
         call = await self._live_here(account_sid, call_sid)
-        began = self._media_now(call)
-        end = began + round(seconds * MICROS_PER_SECOND)
-        await self._add_span(AudioSpan(call_sid, RecordingTrack.INBOUND, began, end))
+        await self._audio.fall_silent(call, seconds)
         self._far_end(call_sid).fall_silent(seconds)
         return call
 
@@ -301,7 +285,7 @@ class Flows:
                 await self._save(call.sid, document.at(index))
             match verb:
                 case Say() | Play() | Pause():
-                    await self._prompt(call, url, verb)
+                    await self._audio.prompt(call, verb, _played_url(url, verb))
                 case Gather():
                     then = await self._gather(call, url, verb)
                     if then is not None:
@@ -351,80 +335,11 @@ class Flows:
         )  # fmt: skip
         self._started.setdefault(call.sid, {})[verb.name or recording.sid] = recording.sid
 
-    async def _prompt(
-        self, call: Call, url: str | None, prompt: Prompt, far: FarEnd | None = None
-    ) -> str | None:
-        """Play a prompt for as long as it is heard: in <Gather> (`far`), until a key, which is
-        returned. A <Play>'s audio goes on the call's outbound track for as long as it played."""
-        played = await self._played(call, url, prompt) if isinstance(prompt, Play) else None
-        seconds = prompt_seconds(prompt, played[1] if played else 0.0)
-        if isinstance(prompt, Play) and prompt.url and not prompt.digits and played is None:
-            return None  # a file that cannot be had is skipped
-        began = self._media_now(call)
-        try:
-            if far is not None:
-                return await far.next_key(seconds)
-            await asyncio.sleep(seconds)
-            return None
-        finally:
-            if played is not None:  # written even when the call ends mid-<Play>
-                ended = self._media_now(call)
-                span = AudioSpan(call.sid, RecordingTrack.OUTBOUND, began, ended, played[0])
-                self._tasks.spawn(self._add_span(span))
-
-    async def _played(self, call: Call, url: str | None, prompt: Play) -> tuple[str, float] | None:
-        """A <Play>'s file, decoded and kept under the data directory: its name and length.
-        Each URL is fetched once a process. One that cannot be fetched or decoded is skipped, as
-        Twilio skips it (logged, 11200)."""
-        if prompt.digits or prompt.url is None:
-            return None
-        where = _resolve(url, prompt.url)
-        known = self._played_files.get(where)
-        if known is not None:
-            return known
-        try:
-            data = await self._source.fetch_media(call.account_sid, where)
-            loop = asyncio.get_running_loop()
-            known = await loop.run_in_executor(None, self._keep, data)
-        except (TwimlFailed, NotAudio) as error:  # the call goes on
-            log.warning("call %s: <Play> %s skipped (11200): %s", call.sid, where, error)
-            return None
-        if len(self._played_files) >= PLAYED_FILES_KEPT:
-            self._played_files.pop(next(iter(self._played_files)))
-        self._played_files[where] = known
-        return known
-
-    def _keep(self, data: bytes) -> tuple[str, float]:
-        samples = decode(data)
-        name = hashlib.sha256(samples.tobytes()).hexdigest()[:32]
-        self._deps.files.keep_played(name, samples)
-        return name, len(samples) / DECODED_RATE
-
-    async def _bot_spoke(self, call: Call, media_at: Micros, mulaw: bytes) -> None:
-        """A <Connect><Stream> bot's audio, kept as a <Play>'s is, on the outbound track."""
-        samples = ulaw_decode(mulaw)
-        if not len(samples):
-            return
-        name = hashlib.sha256(samples.tobytes()).hexdigest()[:32]
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._deps.files.keep_played, name, samples)
-        end = media_at + len(samples) * MICROS_PER_SECOND // DECODED_RATE
-        await self._add_span(AudioSpan(call.sid, RecordingTrack.OUTBOUND, media_at, end, name))
-
-    async def _add_span(self, span: AudioSpan) -> None:
-        async def add(tx: Tx) -> None:
-            await tx.add_audio_span(span)
-
-        await self._deps.store.write(add)
-
-    def _media_now(self, call: Call) -> Micros:
-        return self._deps.media.position(call.sid, call.start_time, self._deps.clock())
-
     async def _gather(self, call: Call, url: str | None, verb: Gather) -> _Fetch | None:
         far = self._far_end(call.sid)
         pending: str | None = None
         for prompt in verb.prompts:  # a key pressed during a prompt cuts it short
-            pending = await self._prompt(call, url, prompt, far)
+            pending = await self._audio.prompt(call, prompt, _played_url(url, prompt), far)
             if pending is not None:
                 break
         digits = finished = ""
@@ -562,19 +477,6 @@ class Flows:
             log.error("call %s: its flow failed", call_sid, exc_info=error)
 
 
-def prompt_seconds(prompt: Prompt, file_seconds: float = 0.0) -> float:
-    """How long a prompt is heard (loop 0, "for ever", counts as Twilio's cap of 1,000);
-    `file_seconds`: how long the file a <Play> names plays."""
-    loops = prompt.loop or 1000 if not isinstance(prompt, Pause) else 1
-    match prompt:
-        case Say():
-            return loops * max(1, len(prompt.text.split())) * SECONDS_PER_WORD
-        case Play():
-            return loops * (len(prompt.digits or "") * TONE_SECONDS or file_seconds)
-        case Pause():
-            return float(prompt.seconds)
-
-
 async def _listen(far: FarEnd, verb: Record, started: float) -> str:
     """Until a finishing key (returned), `timeout` seconds of silence or `maxLength` ("") since
     `started` (monotonic)."""
@@ -597,6 +499,13 @@ def _resolve(base: str | None, url: str | None) -> str:
     if not target or urlsplit(target).scheme not in ("http", "https"):
         raise FlowFailed(INVALID_URL, f"'{url}' is not a URL callrec can request")
     return target
+
+
+def _played_url(base: str | None, prompt: Prompt) -> str | None:
+    """The absolute URL of a <Play>'s file; None for anything else (and for <Play digits>)."""
+    if not isinstance(prompt, Play) or prompt.digits or prompt.url is None:
+        return None
+    return _resolve(base, prompt.url)
 
 
 def _stream_url(base: str | None, url: str) -> str:
