@@ -37,8 +37,9 @@ def test_start_stream_sends_the_calls_audio_until_it_ends(
     client: Any, account: AccountKeys, app: Receiver, ws_app: WsApp
 ) -> None:
     app.pages["/voice"] = (
-        f"<Response><Start><Stream url='{ws_app.url}'><Parameter name='lang' value='en'/>"
-        "</Stream></Start><Pause length='2'/><Hangup/></Response>"
+        f"<Response><Start><Stream url='{ws_app.url}' statusCallback='/streamed'>"
+        "<Parameter name='lang' value='en'/></Stream></Start><Pause length='2'/><Hangup/>"
+        "</Response>"
     )
     call = client.calls.create(to="+15005550006", from_="+15005550001", url=f"{app.base}/voice")
     assert eventually(lambda: ws_app.events("stop"), timeout=15)
@@ -62,6 +63,30 @@ def test_start_stream_sends_the_calls_audio_until_it_ends(
     validator = RequestValidator(account.token)
     assert validator.validate(ws_app.url, {}, ws_app.headers["X-Twilio-Signature"])
     assert eventually(lambda: client.calls(call.sid).fetch().status == "completed")
+    assert eventually(lambda: len(app.to("/streamed")) == 2)
+    reported = [r.params for r in app.to("/streamed")]
+    assert [p["StreamEvent"] for p in reported] == ["stream-started", "stream-stopped"]
+    assert {p["StreamSid"] for p in reported} == {start["streamSid"]}
+    assert all(p["CallSid"] == call.sid and "StreamError" not in p for p in reported)
+    assert all(r.signed_with(account.token) for r in app.to("/streamed"))
+
+
+def test_a_stream_that_cannot_connect_is_reported_and_the_call_goes_on(
+    client: Any, app: Receiver
+) -> None:
+    gone = Receiver()
+    gone.stop()  # nothing listens on its port
+    app.pages["/voice"] = (
+        f"<Response><Connect><Stream url='ws://127.0.0.1:{gone.port}/bot'"
+        " statusCallback='/streamed'/></Connect><Redirect>/after</Redirect></Response>"
+    )
+    app.pages["/after"] = "<Response><Hangup/></Response>"
+    client.calls.create(to="+15005550006", from_="+15005550001", url=f"{app.base}/voice")
+    assert eventually(lambda: app.to("/after"))
+    assert eventually(lambda: app.to("/streamed"))
+    (error,) = app.to("/streamed")
+    assert error.params["StreamEvent"] == "stream-error"
+    assert error.params["StreamError"].startswith("cannot connect")
 
 
 def test_connect_stream_plays_the_apps_audio_and_goes_on_when_it_closes(

@@ -61,13 +61,17 @@ class StreamClient:
         #: The app's audio (bidirectional): when each payload starts playing, and its μ-law.
         self.heard: list[tuple[float, bytes]] = []
         self._cleared_at: list[float] = []
+        #: Set once connected (the moment of Twilio's `stream-started`).
+        self.started = asyncio.Event()
 
     def press(self, digits: str) -> None:
         """The far end pressed keys: sent as `dtmf` events."""
         for key in digits:
             self._keys.put_nowait(key)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event) -> str | None:
+        """Stream until `stop` is set or the app closes; why it could not connect, if it could
+        not (None: it streamed)."""
         headers = {"X-Twilio-Signature": signature(self._token, self._target.url)}
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
@@ -76,13 +80,15 @@ class StreamClient:
                 )
         except (OSError, TimeoutError, WebSocketException) as error:
             log.warning("stream %s: cannot connect: %r", self._target.url, error)
-            return
+            return f"cannot connect: {error}"
+        self.started.set()
         async with socket:
             listening = asyncio.get_running_loop().create_task(self._listen(socket))
             try:
                 await self._talk(socket, stop, listening)
             finally:
                 listening.cancel()
+        return None
 
     async def _talk(
         self, socket: ClientConnection, stop: asyncio.Event, listening: asyncio.Task[None]

@@ -312,6 +312,8 @@ class Flows:
                     await self._stop_started(call, verb.name)
                 case StartStream():
                     far = self._far_end(call.sid)
+                    if verb.status_callback is not None:
+                        verb = replace(verb, status_callback=_resolve(url, verb.status_callback))
                     await self._streams.open(call, _stream_url(url, verb.url), verb, far)
                 case StopStream():
                     self._streams.stop(call.sid, verb.name)

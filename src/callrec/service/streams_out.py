@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from callrec.callbacks.dispatcher import TokenLookup
 from callrec.callbacks.stream_client import FRAME_SAMPLES, RATE, StreamClient, StreamTarget
+from callrec.dates import iso8601
 from callrec.domain.model import MICROS_PER_SECOND, Call, Micros, RecordingTrack
 from callrec.media import synth
 from callrec.media.codec import ulaw_encode
 from callrec.service.deps import Deps
 from callrec.service.far_end import FarEnd
+from callrec.storage.base import OutboxEntry, Tx
 from callrec.twiml.verbs import StartStream
 
 
@@ -55,9 +58,20 @@ class OutboundStreams:
 
         client = StreamClient(target, token, audio)
         stop = asyncio.Event()
+        report = partial(self._report, call, verb, stream_sid)
+
+        async def tell_started() -> None:
+            await client.started.wait()
+            await report("stream-started")
 
         async def run() -> None:
-            await client.run(stop)
+            telling = asyncio.get_running_loop().create_task(tell_started())
+            failed = await client.run(stop)
+            if failed is None:
+                await telling  # `started` comes before `stopped`
+            else:
+                telling.cancel()
+            await report("stream-error" if failed else "stream-stopped", failed)
             if verb.bidirectional:  # the bot's audio was the call's outbound audio meanwhile
                 await self._heard(call, media_at, client.played_audio(time.monotonic()))
 
@@ -80,6 +94,31 @@ class OutboundStreams:
         finally:
             relaying.cancel()
             self._open.get(call.sid, {}).pop(key, None)
+
+    async def _report(
+        self, call: Call, verb: StartStream, stream_sid: str, event: str, error: str | None = None
+    ) -> None:
+        """<Stream statusCallback>: through the outbox, in order per stream (CONTRACT.md §12.3)."""
+        if verb.status_callback is None:
+            return
+        now = self._deps.clock()
+        params = [
+            ("AccountSid", call.account_sid), ("CallSid", call.sid), ("StreamSid", stream_sid),
+            ("StreamName", verb.name or stream_sid), ("StreamEvent", event),
+            ("Timestamp", iso8601(now)),
+        ]  # fmt: skip
+        if error is not None:
+            params.append(("StreamError", error))
+        entry = OutboxEntry.due(
+            call.account_sid, stream_sid, event, verb.status_callback_method,
+            verb.status_callback, tuple(params), now, self._deps.me.id,
+        )  # fmt: skip
+
+        async def write(tx: Tx) -> None:
+            await tx.insert_callback(entry)
+
+        await self._deps.store.write(write)
+        self._deps.wake_callbacks([stream_sid])
 
     def stop(self, call_sid: str, name: str | None) -> None:
         """<Stop><Stream>: the one of that name, or every one the call's TwiML opened."""

@@ -399,8 +399,9 @@ def _connect(element: Element, warnings: list[str]) -> Verb | Unsupported:
 
 def _stream(a: _Attributes, starting: bool, bidirectional: bool) -> Verb:
     name = a.get("name") or None
-    for ignored in ("statusCallback", "statusCallbackMethod", "connectorName"):
-        a.get(ignored)
+    a.get("connectorName")
+    status_callback = a.get("statusCallback") or None
+    status_callback_method = a.method("statusCallbackMethod")
     if not starting:
         a.done()
         return StopStream(name)
@@ -418,7 +419,10 @@ def _stream(a: _Attributes, starting: bool, bidirectional: bool) -> Verb:
         parameters.append((parameter.get("name") or "", parameter.get("value") or ""))
         parameter.done()
     a.done()
-    return StartStream(url, name, _STREAM_TRACKS[track], tuple(parameters), bidirectional)
+    return StartStream(
+        url, name, _STREAM_TRACKS[track], tuple(parameters), bidirectional, status_callback,
+        status_callback_method,
+    )  # fmt: skip
 
 
 _VERBS: dict[str, Callable[[_Attributes], Verb | Unsupported]] = {

@@ -110,6 +110,9 @@ class StartStream:
     tracks: tuple[str, ...] = ("inbound",)
     parameters: tuple[tuple[str, str], ...] = ()
     bidirectional: bool = False
+    #: Where `stream-started`, `stream-stopped` and `stream-error` are reported (None: nowhere).
+    status_callback: str | None = None
+    status_callback_method: CallbackMethod = CallbackMethod.POST
 
 
 @dataclass(frozen=True, slots=True)
