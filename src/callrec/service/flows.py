@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 from callrec.background import BackgroundTasks
 from callrec.callbacks.dispatcher import TokenLookup
+from callrec.callbacks.twiml_client import TwimlFailed
 from callrec.callbacks.voice import call_parameters
 from callrec.domain.errors import CallNotInProgress, DomainError
 from callrec.domain.model import (
@@ -81,7 +82,7 @@ Params = Sequence[tuple[str, str]]
 
 
 class TwimlSource(Protocol):
-    """Fetches TwiML (callbacks/twiml_client.py); raises an exception with `code`."""
+    """Fetches TwiML and <Play> files (callbacks/twiml_client.py); raises TwimlFailed."""
 
     async def fetch(
         self, account_sid: str, url: str, method: CallbackMethod, params: Params
@@ -256,11 +257,8 @@ class Flows:
         params = [*call_parameters(call, status), *step.extra]
         try:
             text = await self._source.fetch(call.account_sid, step.url, step.method, params)
-        except Exception as error:
-            code = getattr(error, "code", None)
-            if not isinstance(code, int):
-                raise
-            raise FlowFailed(code, str(error)) from error
+        except TwimlFailed as error:
+            raise FlowFailed(error.code, error.message) from error
         verbs = parse(text)
         for warning in verbs.warnings:
             log.info("call %s: TwiML warning 12200 at %s: %s", call.sid, step.url, warning)

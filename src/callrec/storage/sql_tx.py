@@ -157,6 +157,7 @@ def encode_flow(flow: CallFlow | None) -> str | None:
     })  # fmt: skip
 
 
+@lru_cache(maxsize=1024)  # a call row is read on every Twilio.CURRENT update: decode once
 def decode_flow(text: str | None) -> CallFlow | None:
     if text is None:
         return None
@@ -178,6 +179,7 @@ def encode_call_callbacks(callbacks: CallCallbacks | None) -> str | None:
     )
 
 
+@lru_cache(maxsize=1024)
 def decode_call_callbacks(text: str | None) -> CallCallbacks | None:
     if text is None:
         return None

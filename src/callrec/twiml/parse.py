@@ -349,14 +349,7 @@ def _dial(a: _Attributes) -> Dial | Unsupported:
 
 
 def _start_or_stop(element: Element, warnings: list[str]) -> Verb | Unsupported:
-    outer = _Attributes(element, warnings)
-    outer.get("action")
-    outer.get("method")
-    outer.done()
-    children = list(element)
-    if len(children) != 1:
-        raise TwimlError(SCHEMA_VIOLATION, f"<{element.tag}> takes exactly one noun")
-    noun = children[0]
+    noun = _only_noun(element, warnings)
     if noun.tag not in ("Recording", "Stream", "Siprec", "Transcription"):
         raise TwimlError(SCHEMA_VIOLATION, f"<{element.tag}> cannot contain <{noun.tag}>")
     if noun.tag == "Stream":
@@ -385,16 +378,22 @@ _STREAM_TRACKS = {
 
 
 def _connect(element: Element, warnings: list[str]) -> Verb | Unsupported:
+    noun = _only_noun(element, warnings)
+    if noun.tag != "Stream":
+        return Unsupported(f"Connect><{noun.tag}")
+    return _stream(_Attributes(noun, warnings), True, bidirectional=True)
+
+
+def _only_noun(element: Element, warnings: list[str]) -> Element:
+    """The one noun of <Start>, <Stop> or <Connect> (their own `action`/`method` unused)."""
     outer = _Attributes(element, warnings)
     outer.get("action")
     outer.get("method")
     outer.done()
     children = list(element)
     if len(children) != 1:
-        raise TwimlError(SCHEMA_VIOLATION, "<Connect> takes exactly one noun")
-    if children[0].tag != "Stream":
-        return Unsupported(f"Connect><{children[0].tag}")
-    return _stream(_Attributes(children[0], warnings), True, bidirectional=True)
+        raise TwimlError(SCHEMA_VIOLATION, f"<{element.tag}> takes exactly one noun")
+    return children[0]
 
 
 def _stream(a: _Attributes, starting: bool, bidirectional: bool) -> Verb:
