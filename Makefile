@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8080
 DATA   ?= var
 
-.PHONY: run test lint typecheck unit bench clean postgres-binaries
+.PHONY: run test lint typecheck unit bench clean postgres-binaries chromium
 
 $(VENV)/.python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -33,7 +33,7 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.dev postgres-binaries
+unit: $(VENV)/.dev postgres-binaries chromium
 	$(BIN)/pytest -q
 
 # The suite runs on SQLite and on a PostgreSQL cluster it starts itself (or on the server that
@@ -43,6 +43,12 @@ postgres-binaries:
 		|| [ -x "$$(pg_config --bindir 2>/dev/null)/postgres" ] \
 		|| { echo "make test needs PostgreSQL's server binaries: apt-get install postgresql"\
 		          " (or set CALLREC_TEST_DATABASE_URL to a server to use)"; exit 1; }
+
+# The console's tests drive a real browser: Debian's Chromium, through Playwright.
+chromium:
+	@[ -x "$${CALLREC_TEST_CHROMIUM:-/usr/bin/chromium}" ] \
+		|| { echo "make test needs Chromium for the console's tests: apt-get install chromium"\
+		          " (or set CALLREC_TEST_CHROMIUM to a Chromium to use)"; exit 1; }
 
 test: lint typecheck unit
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from callrec import console
 from callrec.api.app import create_app
 from callrec.api.context import Services
 from callrec.api.forward import forwarder
@@ -26,11 +27,13 @@ from callrec.peers import PeerClient
 from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
+from callrec.service.console_sessions import ConsoleSessions
 from callrec.service.deps import Deps, Settings
 from callrec.service.flows import Flows
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.membership import Membership
 from callrec.service.numbers import NumberService
+from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
 from callrec.storage.factory import open_store
@@ -140,11 +143,14 @@ def build(
         media=media,
         flows=flows,
         numbers=NumberService(deps),
+        recording_media=RecordingMedia(recordings, files),
+        console=ConsoleSessions(store, clock, accounts),
         public_url=config.public_url,
         public_media=config.public_media,
         forward=forwarder(peers),
         peer_key=peer_key,
         process=me,
+        clock=clock,
     )
 
     async def start() -> None:
@@ -171,4 +177,5 @@ def build(
                 clean = False
         log.info("callrec stopped cleanly" if clean else "callrec stopped")
 
-    return create_app(services, start, stop, config.streams_path), accounts
+    pages = console.routes(services)
+    return create_app(services, start, stop, config.streams_path, pages), accounts

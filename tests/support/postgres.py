@@ -3,7 +3,6 @@ CALLREC_TEST_DATABASE_URL on which we only create databases."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import pwd
@@ -20,6 +19,8 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import asyncpg
+
+from callrec.storage.postgres import run_sync
 
 ENV_URL = "CALLREC_TEST_DATABASE_URL"
 SUPERUSER = "callrec"
@@ -97,7 +98,7 @@ async def _execute(url: str, *statements: str) -> None:
 
 def _create_database(maintenance_url: str) -> str:
     name = f"callrec_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_execute(maintenance_url, f'CREATE DATABASE "{name}"'))
+    run_sync(_execute(maintenance_url, f'CREATE DATABASE "{name}"'))
     return name
 
 
@@ -129,7 +130,7 @@ class External:
         drops = [f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in self._created]
         self._created = []
         if drops:
-            asyncio.run(_execute(self._url, *drops))
+            run_sync(_execute(self._url, *drops))
 
 
 class Cluster:
@@ -228,7 +229,7 @@ class Cluster:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while (status := self._process.poll()) is None:
             try:
-                asyncio.run(_execute(self.url(MAINTENANCE_DATABASE), "SELECT 1"))
+                run_sync(_execute(self.url(MAINTENANCE_DATABASE), "SELECT 1"))
                 return
             except (ConnectionError, TimeoutError, asyncpg.CannotConnectNowError):
                 if time.monotonic() > deadline:

@@ -8,7 +8,7 @@ keeps what it does well and rarely: the lifespan and the WebSocket route.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -62,7 +62,10 @@ def create_app(
     on_start: Callable[[], Awaitable[None]],
     on_stop: Callable[[], Awaitable[None]],
     streams_path: str = "/streams",
+    pages: Sequence[BaseRoute] = (),
 ) -> ASGIApp:
+    """The API's routes, then `pages` (the web console's, say), then the WebSocket."""
+
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         await on_start()
@@ -80,6 +83,7 @@ def create_app(
         *far_end.routes(services),
         *callbacks.routes(services),
         *internal.routes(services),
+        *pages,
     ]
     router = Router(
         routes=streams.routes(services, streams_path), default=no_route, lifespan=lifespan

@@ -7,14 +7,16 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from callrec.api.resource import Forward
-from callrec.ids import ProcessIdentity
+from callrec.ids import Clock, ProcessIdentity, system_clock
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
 from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
+from callrec.service.console_sessions import ConsoleSessions
 from callrec.service.flows import Flows
 from callrec.service.numbers import NumberService
+from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
 
@@ -30,6 +32,9 @@ class Services:
     media: MediaHub
     flows: Flows
     numbers: NumberService
+    recording_media: RecordingMedia
+    #: Sign-ins to the web console.
+    console: ConsoleSessions
     #: Absolute base of `media_url`s; None: taken from each request's own scheme and host.
     public_url: str | None = None
     #: Serve recording media without credentials, as Twilio does unless told otherwise.
@@ -40,6 +45,7 @@ class Services:
     peer_key: bytes = b""
     #: This process's id in its deployment.
     process: ProcessIdentity = field(default_factory=ProcessIdentity)
+    clock: Clock = system_clock
 
     def base_url(self, request: Request) -> str:
         if self.public_url:

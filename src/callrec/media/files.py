@@ -27,6 +27,10 @@ class MediaFiles:
     def mp3(self, sid: str) -> Path:
         return self.root / f"{sid}.mp3"
 
+    def peaks(self, sid: str) -> Path:
+        """The console's waveform of the recording (media/peaks.py)."""
+        return self.root / f"{sid}.peaks.json"
+
     def variant(self, sid: str, extension: str, mono: bool) -> Path:
         """The file served for a download: as recorded, or downmixed to one channel."""
         return self.root / (f"{sid}-mono.{extension}" if mono else f"{sid}.{extension}")

@@ -58,14 +58,17 @@ class Rendered:
     audio: npt.NDArray[np.int16]  # shape (samples, channels)
     rate: int
     absent_code: int | None
+    #: Samples trim-silence cut from the front: the timeline's start lies that far before 0.
+    lead_trimmed: int = 0
 
     @property
     def seconds(self) -> float:
         return len(self.audio) / self.rate
 
 
-def timeline(events: Iterable[RecordingEvent]) -> Timeline:
-    """Start, stop and pauses on the media clock, from the recording's events."""
+def timeline(events: Iterable[RecordingEvent], live_until: Micros | None = None) -> Timeline:
+    """Start, stop and pauses on the media clock, from the recording's events. A live
+    recording's (no stop yet) runs to `live_until`, if given, its open pause with it."""
     start: Micros | None = None
     stop: Micros | None = None
     pauses: list[Pause] = []
@@ -82,6 +85,10 @@ def timeline(events: Iterable[RecordingEvent]) -> Timeline:
         if event.kind is EventKind.STOPPED:
             stop = at
             break
+    if stop is None and start is not None and live_until is not None:
+        stop = live_until
+        if open_pause is not None:
+            pauses.append(Pause(open_pause[0], max(open_pause[0], stop), open_pause[1]))
     if start is None or stop is None:
         raise ValueError("the timeline has no start or no stop")
     return Timeline(start, max(start, stop), tuple(pauses))
@@ -122,13 +129,52 @@ def render(
         kept.append((cursor, length))
         tracks = {t: np.concatenate([a[lo:hi] for lo, hi in kept]) for t, a in tracks.items()}
     audio = _channels(options, tracks)
+    lead = 0
     if options.trim is Trim.TRIM_SILENCE:
-        audio = _trim(audio)
+        audio, lead = _trim(audio)
     if len(audio) < MIN_SECONDS * rate:
-        return Rendered(audio, rate, TOO_SHORT)
+        return Rendered(audio, rate, TOO_SHORT, lead)
     if not _audible(audio):
-        return Rendered(audio, rate, SILENT)
-    return Rendered(audio, rate, None)
+        return Rendered(audio, rate, SILENT, lead)
+    return Rendered(audio, rate, None, lead)
+
+
+@dataclass(frozen=True, slots=True)
+class PauseSpan:
+    """A pause where it lies in the rendered audio (µs from its start, before any trimming): a
+    `silence` pause covers [start, end); a `skip` pause is a cut, start == end, where `skipped`
+    µs of the call were left out."""
+
+    behavior: PauseBehavior
+    start: Micros
+    end: Micros
+    skipped: Micros
+
+
+def audio_position(line: Timeline, at: Micros) -> Micros:
+    """Where the media clock's `at` lies in the rendered audio: its time since the start, less
+    the `skip` pauses before it (as `render` cuts them)."""
+    at = min(max(at, line.start), line.stop)
+    cut = sum(
+        max(0, min(pause.end, at) - pause.begin)
+        for pause in line.pauses
+        if pause.behavior is PauseBehavior.SKIP
+    )
+    return at - line.start - cut
+
+
+def pause_spans(line: Timeline) -> list[PauseSpan]:
+    """Every pause of the timeline, placed in the rendered audio."""
+    spans = []
+    for pause in line.pauses:
+        begin = min(max(pause.begin, line.start), line.stop)
+        end = min(max(pause.end, begin), line.stop)
+        start = audio_position(line, begin)
+        if pause.behavior is PauseBehavior.SKIP:
+            spans.append(PauseSpan(pause.behavior, start, start, end - begin))
+        else:
+            spans.append(PauseSpan(pause.behavior, start, start + end - begin, 0))
+    return spans
 
 
 def _audible(audio: Samples) -> bool:
@@ -171,8 +217,9 @@ def _channels(options: RecordingOptions, tracks: dict[RecordingTrack, Samples]) 
     return mixed.astype(np.int16).reshape(-1, 1)
 
 
-def _trim(audio: Samples) -> Samples:
+def _trim(audio: Samples) -> tuple[Samples, int]:
+    """The audio without its leading and trailing silence, and how many samples led."""
     loud = np.flatnonzero(np.any(np.abs(audio.astype(np.int32)) > SILENCE_THRESHOLD, axis=1))
     if loud.size == 0:
-        return audio[:0]
-    return audio[loud[0] : loud[-1] + 1]
+        return audio[:0], 0
+    return audio[loud[0] : loud[-1] + 1], int(loud[0])

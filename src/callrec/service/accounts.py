@@ -218,6 +218,11 @@ class AccountService:
             self._tokens[account_sid] = token
         return token
 
+    async def family(self, account_sid: str) -> list[Account]:
+        """The account and its subaccounts: what a principal of it may act on."""
+        every = await self._store.read(lambda tx: tx.accounts())
+        return [a for a in every if account_sid in (a.sid, a.parent_sid)]
+
     async def may_act_on(self, principal: Principal, account_sid: str) -> bool:
         """Whether the principal may act on `account_sid`: its own account, or a subaccount of
         it. Raises NotFound if there is no such account."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.call import DEFAULT_TIMEOUT
-from callrec.domain.errors import TransitionNotAllowed
+from callrec.domain.errors import NotFound, TransitionNotAllowed
 from callrec.domain.model import (
     Call,
     CallbackEvent,
@@ -160,6 +160,18 @@ class CallService:
 
     async def find(self, where: CallFilter, page: PageRequest) -> list[tuple[Position, Call]]:
         return await self._deps.store.read(lambda tx: tx.list_calls(where, page))
+
+    async def account_of(self, sid: str) -> str:
+        """The account a call belongs to (NotFound: no such call). Whether the asker may see it
+        is theirs to check (AccountService.may_act_on)."""
+        call = await self._deps.store.read(lambda tx: tx.call(sid))
+        if call is None:
+            raise NotFound()
+        return call.account_sid
+
+    async def recording_counts(self, call_sids: list[str]) -> dict[str, int]:
+        """How many recordings each call has (deleted ones not counted)."""
+        return await self._deps.store.read(lambda tx: tx.count_recordings(call_sids))
 
     async def update(
         self, account_sid: str, sid: str, status: CallStatus | None, redirect: CallFlow | None

@@ -9,6 +9,7 @@ from callrec.media import capture, synth
 from callrec.media.capture import Captured
 from callrec.media.files import MediaFiles, write_wav
 from callrec.media.overlay import overlay
+from callrec.media.peaks import peaks, write_peaks
 from callrec.media.render import Rendered, Samples, render, timeline
 
 SYNTHETIC_RATE = 8_000
@@ -34,4 +35,7 @@ def render_to_disk(
     rendered = render(timeline(events), recording.options, captured, synthetic, streamed_from)
     if rendered.absent_code is None:
         write_wav(files.wav(recording.sid), rendered.audio, rendered.rate)
+        # The console's waveform, while the audio is at hand (tens of ms for an hour).
+        found = peaks(rendered.audio, rendered.rate, lead_trimmed=rendered.lead_trimmed)
+        write_peaks(files.peaks(recording.sid), found)
     return rendered

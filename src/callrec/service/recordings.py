@@ -24,7 +24,14 @@ from callrec.service.deps import Deps, locked_call, owned_call, owned_recording
 from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.outbox import enqueue
-from callrec.storage.base import CallState, PageRequest, Position, RecordingFilter, Tx
+from callrec.storage.base import (
+    CallState,
+    OutboxEntry,
+    PageRequest,
+    Position,
+    RecordingFilter,
+    Tx,
+)
 
 #: Why a recording started while its call's stream was away has a gap from its start.
 NO_STREAM = "no media stream was connected"
@@ -151,6 +158,23 @@ class RecordingService:
             return recording
 
         return await self._deps.store.read(fetch)
+
+    async def account_of(self, sid: str) -> str:
+        """The account a recording belongs to, deleted or not (NotFound: no such recording).
+        Whether the asker may see it is theirs to check (AccountService.may_act_on)."""
+        recording = await self._deps.store.read(lambda tx: tx.recording(sid))
+        if recording is None:
+            raise NotFound()
+        return recording.account_sid
+
+    async def callbacks(self, account_sid: str, sid: str) -> list[OutboxEntry]:
+        """The recording's status callbacks, oldest first, in whatever state."""
+
+        async def callbacks(tx: Tx) -> list[OutboxEntry]:
+            await owned_recording(tx, account_sid, sid)
+            return await tx.callbacks_of(sid)
+
+        return await self._deps.store.read(callbacks)
 
     async def find(
         self, where: RecordingFilter, page: PageRequest

@@ -134,6 +134,19 @@ class Credential:
     created_at: Micros
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleSession:
+    """A sign-in to the web console: known by the SHA-256 of its cookie's token (the token
+    itself is never stored), the credential that signed in, and the CSRF token of its forms."""
+
+    token_hash: str
+    credential_sid: str
+    account_sid: str
+    csrf_token: str
+    created_at: Micros
+    expires_at: Micros
+
+
 class OutboxState(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -254,6 +267,10 @@ class Tx(Protocol):
         self, where: RecordingFilter, page: PageRequest
     ) -> list[tuple[Position, Recording]]: ...
 
+    async def count_recordings(self, call_sids: Sequence[str]) -> dict[str, int]:
+        """How many recordings each call has, deleted ones not counted (absent: none)."""
+        ...
+
     async def append_events(self, events: Sequence[RecordingEvent]) -> None: ...
     async def events(self, recording_sid: str) -> list[RecordingEvent]: ...
 
@@ -284,6 +301,18 @@ class Tx(Protocol):
         ...
 
     async def dead_callbacks(self, account_sid: str) -> list[OutboxEntry]: ...
+    async def callbacks_of(self, subject_sid: str) -> list[OutboxEntry]:
+        """Every callback of a recording (or a call), oldest first, in whatever state."""
+        ...
+
+    # the web console's sign-ins
+
+    async def insert_console_session(self, session: ConsoleSession) -> None:
+        """Store a new sign-in, and purge those expired by its `created_at`."""
+        ...
+
+    async def console_session(self, token_hash: str) -> ConsoleSession | None: ...
+    async def delete_console_session(self, token_hash: str) -> None: ...
 
     # the processes of a deployment, and taking over the work of one that died
 

@@ -50,6 +50,7 @@ from callrec.storage.base import (
     RecordingFilter,
 )
 from callrec.storage.sql_base import Row, Where
+from callrec.storage.sql_console import ConsoleSql
 from callrec.storage.sql_numbers import NumbersSql
 
 _CALL_COLUMNS = (
@@ -316,7 +317,7 @@ def event_values(event: RecordingEvent) -> tuple[object, ...]:
     )
 
 
-class SqlTx(NumbersSql):
+class SqlTx(NumbersSql, ConsoleSql):
     """`Tx` in SQL; a backend runs the statements (the transaction is its caller's)."""
 
     # accounts and credentials
@@ -548,6 +549,17 @@ class SqlTx(NumbersSql):
 
     # the timeline
 
+    async def count_recordings(self, call_sids: Sequence[str]) -> dict[str, int]:
+        if not call_sids:
+            return {}
+        marks = ", ".join("?" * len(call_sids))
+        rows = await self._all(
+            f"SELECT call_sid, COUNT(*) FROM recordings WHERE call_sid IN ({marks})"
+            " AND deleted_at IS NULL GROUP BY call_sid",
+            *call_sids,
+        )
+        return {row[0]: row[1] for row in rows}
+
     async def append_events(self, events: Sequence[RecordingEvent]) -> None:
         for event in events:
             last = await self._insert_chain(event.recording_sid, [event])
@@ -632,6 +644,12 @@ class SqlTx(NumbersSql):
         rows = await self._all(
             "SELECT * FROM callbacks WHERE account_sid = ? AND state = 'dead' ORDER BY id",
             account_sid,
+        )
+        return [_outbox_entry(row) for row in rows]
+
+    async def callbacks_of(self, subject_sid: str) -> list[OutboxEntry]:
+        rows = await self._all(
+            "SELECT * FROM callbacks WHERE subject_sid = ? ORDER BY id", subject_sid
         )
         return [_outbox_entry(row) for row in rows]
 
