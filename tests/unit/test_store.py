@@ -13,6 +13,7 @@ import pytest
 from callrec.domain.model import (
     Account,
     Call,
+    CallbackMethod,
     CallStatus,
     EventKind,
     PauseBehavior,
@@ -22,7 +23,16 @@ from callrec.domain.model import (
     RecordingSource,
     RecordingStatus,
 )
-from callrec.storage.base import Conflict, Custody, StorageError, Store, Tx, Work
+from callrec.storage.base import (
+    Conflict,
+    ConsoleSession,
+    Custody,
+    OutboxEntry,
+    StorageError,
+    Store,
+    Tx,
+    Work,
+)
 from callrec.storage.postgres import PostgresStore
 from callrec.storage.schema import migrations
 
@@ -274,3 +284,79 @@ def test_a_status_change_on_remembered_state_that_is_old_reads_it_again(
     seen, kinds = asyncio.run(scenario())
     assert seen == [RecordingStatus.PAUSED, RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED]
     assert kinds == [EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSED]
+
+
+def test_console_sessions_are_kept_found_ended_and_purged_once_expired(
+    new_store: NewStore,
+) -> None:
+    def session(n: int, created: int, expires: int) -> ConsoleSession:
+        return ConsoleSession(f"{n:064x}", _account(1).sid, _account(1).sid, "c", created, expires)
+
+    store = new_store()
+    first, second, third = session(1, 0, 10), session(2, 0, 100), session(3, 50, 150)
+
+    async def scenario() -> list[ConsoleSession | None]:
+        await store.open()
+        await store.write(lambda tx: tx.insert_account(_account(1)))
+        await store.write(lambda tx: tx.insert_console_session(first))
+        await store.write(lambda tx: tx.insert_console_session(second))
+        found = [await store.read(lambda tx: tx.console_session(first.token_hash))]
+        await store.write(lambda tx: tx.insert_console_session(third))  # at 50: the first expired
+        await store.write(lambda tx: tx.delete_console_session(second.token_hash))
+        for kept in (first, second, third):
+            found.append(await store.read(lambda tx, k=kept: tx.console_session(k.token_hash)))
+        await store.close()
+        return found
+
+    assert asyncio.run(scenario()) == [first, None, None, third]
+
+
+def test_a_calls_recordings_are_counted_and_its_callbacks_listed(new_store: NewStore) -> None:
+    store = new_store()
+    calls = [
+        Call(f"CA{n:032x}", _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
+        for n in range(3)
+    ]
+
+    def recording(n: int, call: Call, deleted: bool = False) -> Recording:
+        return Recording(
+            f"RE{n:032x}", call.account_sid, call.sid, RecordingStatus.COMPLETED,
+            RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), n, n, n,
+            deleted_at=n if deleted else None,
+        )  # fmt: skip
+
+    recordings = [
+        recording(1, calls[0]), recording(2, calls[0]), recording(3, calls[1]),
+        recording(4, calls[1], deleted=True),
+    ]  # fmt: skip
+    callbacks = [
+        OutboxEntry.due(_account(1).sid, recordings[0].sid, event, CallbackMethod.POST,
+                        "http://app.test/cb", (), n, None)
+        for n, event in enumerate(("in-progress", "completed"))
+    ]  # fmt: skip
+
+    async def scenario() -> tuple[dict[str, int], dict[str, int], list[str], list[str]]:
+        await store.open()
+
+        async def setup(tx: Tx) -> None:
+            await tx.insert_account(_account(1))
+            for call in calls:
+                await tx.insert_call(call, Custody(None))
+            for made in recordings:
+                await tx.insert_recording(made)
+            for entry in callbacks:
+                await tx.insert_callback(entry)
+
+        await store.write(setup)
+        counts = await store.read(lambda tx: tx.count_recordings([c.sid for c in calls]))
+        none = await store.read(lambda tx: tx.count_recordings([]))
+        listed = await store.read(lambda tx: tx.callbacks_of(recordings[0].sid))
+        other = await store.read(lambda tx: tx.callbacks_of(recordings[1].sid))
+        await store.close()
+        return counts, none, [e.event for e in listed], [e.event for e in other]
+
+    counts, none, listed, other = asyncio.run(scenario())
+    assert counts == {calls[0].sid: 2, calls[1].sid: 1}  # the deleted one not counted
+    assert none == {}
+    assert listed == ["in-progress", "completed"]
+    assert other == []

@@ -15,6 +15,7 @@ import fcntl
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,6 +33,21 @@ BUSY_TIMEOUT_MS = 10_000
 READ_THREADS = 2
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """Switch the database to WAL (a no-op once it is). Switching a new database takes a lock
+    that SQLite does not wait for (no busy handler), so processes that create it together
+    retry: seen as "database is locked" when four opened one new file at once."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def connect(path: Path, same_thread: bool = True) -> sqlite3.Connection:
     # isolation_level=None: we issue BEGIN/COMMIT ourselves.
     conn = sqlite3.connect(
@@ -41,7 +57,7 @@ def connect(path: Path, same_thread: bool = True) -> sqlite3.Connection:
         check_same_thread=same_thread,
     )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode = WAL")
+    _use_wal(conn)
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
