@@ -304,7 +304,11 @@ def test_console_sessions_are_kept_found_ended_and_purged_once_expired(
         await store.write(lambda tx: tx.insert_console_session(third))  # at 50: the first expired
         await store.write(lambda tx: tx.delete_console_session(second.token_hash))
         for kept in (first, second, third):
-            found.append(await store.read(lambda tx, k=kept: tx.console_session(k.token_hash)))
+
+            async def lookup(tx: Tx, hashed: str = kept.token_hash) -> ConsoleSession | None:
+                return await tx.console_session(hashed)
+
+            found.append(await store.read(lookup))
         await store.close()
         return found
 
