@@ -44,8 +44,9 @@ def console_server(deployment: Deployment) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile: no cookies."""
+def context(browser: Browser, console_server: ServerProcess) -> Iterator[BrowserContext]:
+    """A fresh browser profile: no cookies. Closed before its server stops (the server need not
+    wait for the pages' live streams to end)."""
     fresh = browser.new_context(viewport={"width": 1280, "height": 900})
     yield fresh
     fresh.close()
