@@ -17,12 +17,17 @@ audio, without waiting an hour; then a real `callrec serve` serves it. Measured,
   page again: CSS and JS from the browser's cache, HTML and peaks.json fetched again, no-store);
 - what the page moves, as Chromium's network log (CDP) counts it: HTML, peaks.json, CSS, JS, the
   audio (`<audio preload="metadata">`, by range) and the live-updates stream, each apart;
-- where a cold view's time goes, in this process: reading the WAV, the min/max, writing the JSON,
-  and reading it back (each view parses it).
+- where a cold view's time goes: the server's user and system CPU over its two requests (from
+  /proc), and the steps of making the peaks run in this process on the server's core (reading
+  the WAV, the min/max, writing the JSON, and reading it back, which every view does); in the
+  browser, the page's navigation and resource timings, and console.js's own parse and paint.
 
-The server is pinned to CPU 0; this script and the browser to CPU 1.
+The server is pinned to CPU 0, a fresh process each round (so that no live-updates stream of an
+earlier page is still polling: an open recording page's stream makes missing peaks again within
+0.5 s); this script, Chromium and Playwright's driver to CPU 1. Each round waits for a quiet
+second on the machine first (bench/deployment.py).
 
-    python bench/console.py [--rounds 3] [--no-write]
+    python bench/console.py [--rounds 3] [--settle 2] [--no-write]
 """
 
 from __future__ import annotations
@@ -35,41 +40,51 @@ import subprocess
 import sys
 import tempfile
 import time
+import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
-from playwright.sync_api import BrowserContext, CDPSession, Page, ViewportSize, sync_playwright
+from playwright.sync_api import CDPSession, Page, ViewportSize, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from deployment import QUIET_WAIT_SECONDS, wait_for_quiet
 from streams import _wait
-from tests.support.browser import launch
+from tests.support.browser import CHROMIUM, launch
 from update_recording import free_port, replace_section
 
 from callrec.domain import call as calls
 from callrec.domain import recording as recordings
 from callrec.domain.model import (
     MICROS_PER_SECOND,
+    AudioSpan,
+    Call,
     CallFlow,
     CallStatus,
     PauseBehavior,
     Recording,
     RecordingChannels,
+    RecordingEvent,
     RecordingOptions,
     RecordingSource,
     RecordingStatus,
 )
 from callrec.media.files import MediaFiles, read_wav
-from callrec.media.peaks import Peaks, peaks, write_peaks
+from callrec.media.peaks import COLUMNS, Peaks, peaks, write_peaks
 from callrec.server import open_accounts
 from callrec.service.media import render_to_disk
 from callrec.storage.base import Custody, Tx
 from callrec.storage.factory import open_store
 
+T = TypeVar("T")
+TICKS = os.sysconf("SC_CLK_TCK")
+#: Times each step of a cold view is run in-process, each round.
+STEP_RUNS = 3
 ROOT = Path(__file__).resolve().parent.parent
 S = MICROS_PER_SECOND
 #: The call's media clock: (status asked for, pause behaviour, seconds into the call).
@@ -97,15 +112,30 @@ PAGE_TIMINGS = """() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const peaks = performance.getEntriesByType("resource")
     .find((entry) => entry.name.endsWith("/peaks.json"));
+  const statics = performance.getEntriesByType("resource")
+    .filter((entry) => entry.name.includes("/console/static/"));
   return {
     drawn: window.__drawnAt,
     html_first_byte: nav.responseStart,
     html_done: nav.responseEnd,
+    css_js_done: Math.max(...statics.map((entry) => entry.responseEnd)),
+    dom_interactive: nav.domInteractive,
     dom_ready: nav.domContentLoadedEventEnd,
-    peaks_asked: peaks ? peaks.startTime : null,
-    peaks_first_byte: peaks ? peaks.responseStart : null,
-    peaks_done: peaks ? peaks.responseEnd : null,
+    peaks_asked: peaks.startTime,
+    peaks_done: peaks.responseEnd,
   };
+}"""
+
+#: console.js's own work, timed in the page once drawn: painting both channels again (its
+#: resize handler) and parsing peaks.json (fetched again).
+SCRIPT_COSTS = """async () => {
+  let began = performance.now();
+  window.dispatchEvent(new Event("resize"));
+  const paint = performance.now() - began;
+  const text = await (await fetch(document.getElementById("waveform").dataset.peaks)).text();
+  began = performance.now();
+  JSON.parse(text);
+  return {paint_ms: paint, parse_ms: performance.now() - began};
 }"""
 
 
@@ -168,7 +198,9 @@ def build(data: Path) -> Built:
         )
         assert events
 
-        async def update(tx: Tx, changed: Recording = recording, made: Any = events) -> None:
+        async def update(
+            tx: Tx, changed: Recording = recording, made: list[RecordingEvent] = events
+        ) -> None:
             await tx.record_status_change(changed, made)
 
         store.run_now(update)
@@ -187,7 +219,7 @@ def build(data: Path) -> Built:
     store.run_now(hang_up)
     processing, processing_events = recordings.begin_processing(stopped, ended_at + 1_000)
 
-    async def begin(tx: Tx) -> tuple[list[Any], Any, list[Any]]:
+    async def begin(tx: Tx) -> tuple[list[RecordingEvent], Call | None, list[AudioSpan]]:
         await tx.update_recording(processing)
         await tx.append_events(processing_events)
         return await tx.events(sid), await tx.call(ended.sid), await tx.audio_spans(ended.sid)
@@ -196,6 +228,7 @@ def build(data: Path) -> Built:
     rendered = render_to_disk(files, processing, timeline, call_row, spans)
     assert rendered.absent_code is None
     duration = recordings.whole_seconds(round(rendered.seconds * S))
+    assert duration == HANG_UP_AT - 30, duration
     completed, completed_events = recordings.complete(processing, duration, ended_at + 500_000)
 
     async def finish(tx: Tx) -> None:
@@ -222,38 +255,34 @@ def evict(path: Path) -> None:
         os.close(fd)
 
 
-def breakdown(built: Built) -> dict[str, float]:
-    """Milliseconds of each step of a cold view's peaks, in this process, best of 3."""
+def steps_of_cold_view(built: Built) -> dict[str, float]:
+    """Milliseconds of each step the server takes for a cold view's peaks
+    (service/recording_media.py: read the WAV, min/max, write the JSON) and of reading the JSON
+    back, which every view does; run here, on the server's core while it is not running."""
     wav, peaks_path = built.files.wav(built.sid), built.files.peaks(built.sid)
-    audio, rate = read_wav(wav)
-    found = peaks(audio, rate)
     scratch = peaks_path.with_name("scratch.peaks.json")
+    figures: dict[str, float] = {}
 
-    def evicted_read() -> float:
-        evict(wav)
+    def timed(name: str, action: Callable[[], T]) -> T:
         began = time.perf_counter()
-        read_wav(wav)
-        return time.perf_counter() - began
+        done = action()
+        figures[name] = (time.perf_counter() - began) * 1000
+        return done
 
-    steps: dict[str, Callable[[], object]] = {
-        "read_wav": lambda: read_wav(wav),
-        "peaks": lambda: peaks(audio, rate),
-        "write_peaks": lambda: write_peaks(scratch, found),
-        "read_peaks": lambda: Peaks.from_json(peaks_path.read_bytes()),
-    }
-    figures = {name: _best(step) * 1000 for name, step in steps.items()}
-    figures["read_wav_evicted"] = min(evicted_read() for _ in range(3)) * 1000
+    def read_bytes() -> bytes:
+        with wave.open(str(wav), "rb") as source:
+            return source.readframes(source.getnframes())
+
+    timed("wav_bytes", read_bytes)
+    audio, rate = timed("read_wav", lambda: read_wav(wav))
+    found = timed("peaks", partial(peaks, audio, rate))
+    del audio
+    timed("write_peaks", lambda: write_peaks(scratch, found))
+    timed("read_peaks", lambda: Peaks.from_json(scratch.read_bytes()))
     scratch.unlink()
+    evict(wav)
+    timed("read_wav_evicted", lambda: read_wav(wav))
     return figures
-
-
-def _best(action: Callable[[], object], runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def sign_in(http: httpx.Client, built: Built) -> str:
@@ -275,24 +304,37 @@ class ServerView:
     peaks_ms: float
     html_bytes: int
     peaks_bytes: int
+    user_ms: float  # the server's CPU time over both requests, from /proc (10 ms ticks)
+    system_ms: float
 
     @property
     def total_ms(self) -> float:
         return self.html_ms + self.peaks_ms
 
 
-def server_view(http: httpx.Client, sid: str) -> ServerView:
+def server_view(http: httpx.Client, pid: int, sid: str) -> ServerView:
+    cpu = _cpu_ms(pid)
     began = time.perf_counter()
     html = http.get(f"/console/recordings/{sid}")
     middle = time.perf_counter()
     data = http.get(f"/console/recordings/{sid}/peaks.json")
     ended = time.perf_counter()
+    user, system = (after - before for after, before in zip(_cpu_ms(pid), cpu, strict=True))
     assert html.status_code == 200, html.status_code
     assert 'id="waveform"' in html.text
+    assert 'class="span skip"' in html.text  # the pauses, where the timeline puts them
+    assert 'class="span silence"' in html.text
     assert data.status_code == 200, data.status_code
     return ServerView(
-        (middle - began) * 1000, (ended - middle) * 1000, len(html.content), len(data.content)
-    )
+        (middle - began) * 1000, (ended - middle) * 1000, len(html.content), len(data.content),
+        user, system,
+    )  # fmt: skip
+
+
+def _cpu_ms(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process so far, all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) * 1000 / TICKS, int(fields[12]) * 1000 / TICKS
 
 
 @dataclass
@@ -302,7 +344,7 @@ class Fetched:
     url: str
     status: int = 0
     range: str = ""
-    body: int = 0  # bytes of the body received (decoded; nothing here is compressed)
+    body: int = 0  # bytes of the body received (nothing here is compressed)
     wire: int = 0  # bytes on the wire, headers included, once the request finished
     cached: bool = False
     state: str = "open"
@@ -331,10 +373,9 @@ class NetworkLog:
         self.requests = {}
 
     def _sent(self, event: dict[str, Any]) -> None:
-        headers = {k.lower(): v for k, v in event["request"].get("headers", {}).items()}
-        self.requests[event["requestId"]] = Fetched(
-            event["request"]["url"], range=headers.get("range", "")
-        )
+        request = event["request"]
+        headers = {name.lower(): value for name, value in request.get("headers", {}).items()}
+        self.requests[event["requestId"]] = Fetched(request["url"], range=headers.get("range", ""))
 
     def _get(self, event: dict[str, Any]) -> Fetched:
         return self.requests.setdefault(event["requestId"], Fetched("?"))
@@ -367,13 +408,15 @@ def browser_view(page: Page, log: NetworkLog, url: str, settle_seconds: float) -
     # what <audio preload="metadata"> fetches: wait for its metadata, then a while longer
     page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=30_000)
     page.wait_for_timeout(settle_seconds * 1000)
-    return BrowserView(timings, [Fetched(**vars(f)) for f in log.requests.values()])
+    fetched = [replace(request) for request in log.requests.values()]
+    timings.update(page.evaluate(SCRIPT_COSTS))  # after the log is read: it fetches peaks.json
+    return BrowserView(timings, fetched)
 
 
 @contextmanager
-def server_process(data: Path, log_path: Path) -> Iterator[str]:
+def server_process(data: Path, log_path: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         server = subprocess.Popen(
             ["taskset", "-c", "0", sys.executable, "-m", "callrec", "serve", "--port", str(port),
              "--data-dir", str(data)],
@@ -382,7 +425,7 @@ def server_process(data: Path, log_path: Path) -> Iterator[str]:
     try:
         base = f"http://127.0.0.1:{port}"
         _wait(base + "/_callrec/health")
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -391,99 +434,121 @@ def server_process(data: Path, log_path: Path) -> Iterator[str]:
 @dataclass
 class Results:
     built: Built
-    steps: dict[str, float]
-    server: dict[str, list[ServerView]]
-    browser: dict[str, list[BrowserView]]
-    static_bytes: dict[str, int]
+    steps: list[dict[str, float]] = field(default_factory=list)
+    server: dict[str, list[ServerView]] = field(default_factory=dict)
+    browser: dict[str, list[BrowserView]] = field(default_factory=dict)
+    waited: list[float] = field(default_factory=list)
 
 
 def run(rounds: int, settle_seconds: float) -> Results:
+    """Each round on a server of its own (started, warmed up, stopped), so that no page's
+    live-updates stream from an earlier view is still polling (an open recording page's stream
+    makes the peaks again within 0.5 s if they are missing)."""
     os.sched_setaffinity(0, {1})
     with tempfile.TemporaryDirectory() as tmp_name:
         data = Path(tmp_name) / "data"
         began = time.perf_counter()
         built = build(data)
         print(f"built the recording in {time.perf_counter() - began:.1f} s", flush=True)
-        steps = breakdown(built)
-        print("cold view's steps, ms:", {k: round(v, 1) for k, v in steps.items()}, flush=True)
+        results = Results(built)
+        results.server = {"cold": [], "cold_evicted": [], "cached": []}
+        results.browser = {"cold": [], "cached": []}
         wav, peaks_path = built.files.wav(built.sid), built.files.peaks(built.sid)
-        server: dict[str, list[ServerView]] = {"cold": [], "cold_evicted": [], "cached": []}
-        browser: dict[str, list[BrowserView]] = {"cold": [], "cached": []}
-        with (
-            server_process(data, Path(tmp_name) / "server.log") as base,
-            httpx.Client(base_url=base, timeout=120) as http,
-        ):
-            session = sign_in(http, built)
-            static_bytes = {
-                name: len(http.get(f"/console/static/{name}").content)
-                for name in ("console.css", "console.js")
-            }
-            server_view(http, built.sid)  # warm the server's code paths and templates
-            with sync_playwright() as playwright:
-                chromium = launch(playwright)
-                url = f"{base}/console/recordings/{built.sid}"
-                for number in range(1, rounds + 1):
+        with sync_playwright() as playwright:
+            chromium = launch(playwright)
+            for number in range(1, rounds + 1):
+                results.waited.append(wait_for_quiet())
+                os.sched_setaffinity(0, {0})
+                results.steps.extend(steps_of_cold_view(built) for _ in range(STEP_RUNS))
+                os.sched_setaffinity(0, {1})
+                with (
+                    server_process(data, Path(tmp_name) / "server.log") as (base, pid),
+                    httpx.Client(base_url=base, timeout=120) as http,
+                ):
+                    session = sign_in(http, built)
+                    peaks_path.unlink(missing_ok=True)
+                    server_view(http, pid, built.sid)  # warm-up: the code of a cold view, then
+                    server_view(http, pid, built.sid)  # of a cached one
                     peaks_path.unlink()
-                    server["cold"].append(server_view(http, built.sid))
-                    server["cached"].append(server_view(http, built.sid))
+                    results.server["cold"].append(server_view(http, pid, built.sid))
+                    results.server["cached"].append(server_view(http, pid, built.sid))
                     peaks_path.unlink()
                     evict(wav)
-                    server["cold_evicted"].append(server_view(http, built.sid))
-                    context = _context(chromium.new_context(viewport=VIEWPORT), base, session)
+                    results.server["cold_evicted"].append(server_view(http, pid, built.sid))
+                    context = chromium.new_context(viewport=VIEWPORT)
+                    context.add_cookies(
+                        [{"name": "callrec_session", "value": session, "url": base + "/console/"}]
+                    )
+                    context.add_init_script(WATCH_DRAWN)
                     page = context.new_page()
                     log = NetworkLog(context.new_cdp_session(page))
+                    url = f"{base}/console/recordings/{built.sid}"
                     peaks_path.unlink()
-                    browser["cold"].append(browser_view(page, log, url, settle_seconds))
-                    browser["cached"].append(browser_view(page, log, url, settle_seconds))
+                    for view in ("cold", "cached"):
+                        cpu = _cpu_ms(pid)
+                        shown = browser_view(page, log, url, settle_seconds)
+                        user, system = (a - b for a, b in zip(_cpu_ms(pid), cpu, strict=True))
+                        shown.timings.update(server_user_ms=user, server_system_ms=system)
+                        results.browser[view].append(shown)
                     context.close()
-                    print(
-                        f"round {number}: server cold {server['cold'][-1].total_ms:.0f} ms, "
-                        f"cold evicted {server['cold_evicted'][-1].total_ms:.0f} ms, cached "
-                        f"{server['cached'][-1].total_ms:.0f} ms; browser cold "
-                        f"{browser['cold'][-1].timings['drawn']:.0f} ms, cached "
-                        f"{browser['cached'][-1].timings['drawn']:.0f} ms",
-                        flush=True,
-                    )
-                chromium.close()
-    return Results(built, steps, server, browser, static_bytes)
+                print(
+                    f"round {number}: server cold {results.server['cold'][-1].total_ms:.0f} ms, "
+                    f"cold evicted {results.server['cold_evicted'][-1].total_ms:.0f} ms, "
+                    f"cached {results.server['cached'][-1].total_ms:.0f} ms; browser cold "
+                    f"{results.browser['cold'][-1].timings['drawn']:.0f} ms, cached "
+                    f"{results.browser['cached'][-1].timings['drawn']:.0f} ms; steps "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in results.steps[-1].items()),
+                    flush=True,
+                )
+            chromium.close()
+    return results
 
 
-def _context(context: BrowserContext, base: str, session: str) -> BrowserContext:
-    context.add_cookies([{"name": "callrec_session", "value": session, "url": base + "/console/"}])
-    context.add_init_script(WATCH_DRAWN)
-    return context
+KINDS = ["HTML", "peaks.json", "console.css", "console.js"]
 
 
 def kind_of(fetched: Fetched, sid: str) -> str:
-    path = fetched.url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
+    path = "/" + fetched.url.split("://", 1)[-1].split("/", 1)[-1].split("?")[0]
     return {
-        f"console/recordings/{sid}": "HTML",
-        f"console/recordings/{sid}/peaks.json": "peaks.json",
-        "console/static/console.css": "console.css",
-        "console/static/console.js": "console.js",
-        f"console/recordings/{sid}/audio.wav": "audio",
-        f"console/live/recordings/{sid}": "live updates (SSE)",
+        f"/console/recordings/{sid}": "HTML",
+        f"/console/recordings/{sid}/peaks.json": "peaks.json",
+        "/console/static/console.css": "console.css",
+        "/console/static/console.js": "console.js",
+        f"/console/recordings/{sid}/audio.wav": "audio (WAV)",
+        f"/console/live/recordings/{sid}": "live updates (SSE)",
     }.get(path, path)
 
 
-def _median_max(values: list[float]) -> str:
-    return f"{statistics.median(values):,.0f} | {max(values):,.0f}"
+@dataclass
+class Moved:
+    requests: int = 0
+    body: int = 0  # over the network (not from the browser's cache)
+    wire: int = 0
+    how: list[str] = field(default_factory=list)
 
 
-def _moved(views: list[BrowserView], sid: str) -> dict[str, tuple[int, int, int, str]]:
-    """Per kind, from the first view: requests, body bytes, wire bytes, how (status, cache)."""
-    moved: dict[str, tuple[int, int, int, str]] = {}
-    for fetched in views[0].fetched:
-        kind = kind_of(fetched, sid)
-        requests, body, wire, how = moved.get(kind, (0, 0, 0, ""))
-        note = "from cache" if fetched.cached else str(fetched.status)
-        if fetched.range:
-            note += f" `{fetched.range}`"
+def moved(view: BrowserView, sid: str) -> dict[str, Moved]:
+    """What one view fetched, by kind (data: URLs of the browser's own controls left out)."""
+    found: dict[str, Moved] = {}
+    for fetched in view.fetched:
+        if not fetched.url.startswith("http"):
+            continue
+        entry = found.setdefault(kind_of(fetched, sid), Moved())
+        entry.requests += 1
+        if fetched.cached:
+            entry.how.append("from the browser's cache")
+            continue
+        entry.body += fetched.body
+        entry.wire += fetched.wire
+        note = str(fetched.status) + (f" for `Range: {fetched.range}`" if fetched.range else "")
         if fetched.state != "finished":
-            note += f" ({fetched.state})"
-        how = f"{how}; {note}" if how else note
-        moved[kind] = (requests + 1, body + fetched.body, wire + fetched.wire, how)
-    return moved
+            note += f", {fetched.state} by the browser" if fetched.state != "open" else ", open"
+        entry.how.append(note)
+    return found
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
 
 
 def _machine() -> str:
@@ -494,96 +559,149 @@ def _machine() -> str:
         ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True
     ).stdout.strip()
     version = f"callrec at {commit}" + (" with uncommitted changes" if dirty else "")
-    chromium = subprocess.run(
-        ["/usr/bin/chromium", "--version"], capture_output=True, text=True
-    ).stdout.strip()
+    chromium = (
+        subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True)
+        .stdout.split(" built")[0]
+        .strip()
+    )
     return (
         f"{version}; {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {chromium}."
     )
 
 
-def report(results: Results, rounds: int) -> str:
+def worst_case_peaks_bytes() -> int:
+    """peaks.json of the same length at full scale (every value -128: the longest text)."""
+    full = [[-128] * COLUMNS for _ in range(2)]
+    return len(Peaks(8_000, HANG_UP_AT * 8_000, full, full).to_json())
+
+
+def report(results: Results, rounds: int, settle: float) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    built, server, browser, steps = results.built, results.server, results.browser, results.steps
+    built, server, browser = results.built, results.server, results.browser
     sid = built.sid
+
+    def median_max(values: list[float]) -> str:
+        return f"{_median(values):,.0f} | {max(values):,.0f}"
 
     def server_row(label: str, views: list[ServerView], shown: list[BrowserView] | None) -> str:
         cells = [
-            _median_max([v.html_ms for v in views]),
-            _median_max([v.peaks_ms for v in views]),
-            _median_max([v.total_ms for v in views]),
+            median_max([v.html_ms for v in views]),
+            median_max([v.peaks_ms for v in views]),
+            median_max([v.total_ms for v in views]),
+            median_max([v.timings["drawn"] for v in shown]) if shown else " | ",
         ]
-        drawn = _median_max([v.timings["drawn"] for v in shown]) if shown else " | "
-        return f"| {label} | {' | '.join(cells)} | {drawn} |"
+        return f"| {label} | {' | '.join(cells)} |"
+
+    def timeline_row(label: str, views: list[BrowserView]) -> str:
+        names = [
+            "html_first_byte", "html_done", "css_js_done", "dom_interactive", "dom_ready",
+            "peaks_asked", "peaks_done", "drawn",
+        ]  # fmt: skip
+        return f"| {label} | " + " | ".join(
+            f"{_median([v.timings[name] for v in views]):,.0f}" for name in names
+        ) + " |"  # fmt: skip
+
+    def script(name: str) -> str:
+        views = browser["cold"] + browser["cached"]
+        return f"{_median([v.timings[name] for v in views]):,.1f}"
+
+    def cpu(view: str) -> str:
+        user = _median([v.user_ms for v in server[view]])
+        system = _median([v.system_ms for v in server[view]])
+        return f"user {user:,.0f} ms, system {system:,.0f} ms"
+
+    def cpu_in_browser(view: str) -> str:
+        user = [v.timings["server_user_ms"] for v in browser[view]]
+        system = [v.timings["server_system_ms"] for v in browser[view]]
+        return (
+            f"user {_median(user):,.0f} ms, system {_median(system):,.0f} ms (max "
+            f"{max(system):,.0f})"
+        )
 
     cold_server = max(v.total_ms for v in server["cold"])
     cold_browser = max(v.timings["drawn"] for v in browser["cold"])
     peaks_bytes = server["cold"][0].peaks_bytes
-    timings = browser["cold"]
-
-    def part(name: str) -> float:
-        return statistics.median(v.timings[name] for v in timings)
-
-    cold_moved = _moved(browser["cold"], sid)
-    cached_moved = _moved(browser["cached"], sid)
-    order = ["HTML", "peaks.json", "console.css", "console.js"]
-    page_rows = []
-    for kind in [*order, *sorted(k for k in cold_moved if k not in order)]:
-        requests, body, wire, how = cold_moved.get(kind, (0, 0, 0, ""))
-        again = cached_moved.get(kind, (0, 0, 0, ""))
-        page_rows.append(
-            f"| {kind} | {requests} | {body:,} | {wire:,} | {how} | {again[1]:,} | {again[3]} |"
+    first, second = moved(browser["cold"][0], sid), moved(browser["cached"][0], sid)
+    rows = []
+    for kind in [*KINDS, *sorted(k for k in first.keys() | second.keys() if k not in KINDS)]:
+        one, two = first.get(kind, Moved()), second.get(kind, Moved())
+        rows.append(
+            f"| {kind} | {one.body:,} | {one.wire:,} | {'; '.join(one.how)} | {two.body:,} "
+            f"| {'; '.join(two.how)} |"
         )
-    page_total = sum(cold_moved.get(k, (0, 0, 0, ""))[1] for k in order)
-    cached_total = sum(cached_moved.get(k, (0, 0, 0, ""))[1] for k in order)
-    met = "met" if cold_browser < 1000 and cold_server < 1000 else "**missed**"
-    data_met = "met" if peaks_bytes < 200_000 else "**missed**"
+    page_first = sum(first.get(kind, Moved()).body for kind in KINDS)
+    page_second = sum(second.get(kind, Moved()).body for kind in KINDS)
+    steps = {name: _median([s[name] for s in results.steps]) for name in results.steps[0]}
+    fast = cold_browser < 1000 and cold_server < 1000
+    small = peaks_bytes < 200_000
+    quiet = "" if max(results.waited) < QUIET_WAIT_SECONDS else (
+        " The machine was not quiet before every round (others' work on its cores)."
+    )  # fmt: skip
     return "\n".join([
         f"## Console: a 1-hour dual recording's page — {when}",
         "",
         f"`python bench/console.py --rounds {rounds}`: a completed {built.duration:,} s "
-        f"dual-channel recording ({built.wav_bytes / 1e6:.1f} MB WAV, synthetic audio) with a "
-        "30 s `skip` and a 60 s `silence` pause, its rows written as callrec writes them, served "
-        "by `callrec serve` (SQLite) pinned to CPU 0; httpx and Chromium (Playwright, 1280 x 900, "
-        "device pixel ratio 1) on CPU 1. Cold: the peaks file deleted first, so the page's "
-        "request computes them from the WAV; cached: the second view. Server: the page then its "
-        "peaks.json over one keep-alive connection (httpx, signed in). Browser: from navigation "
-        "start to `#waveform[data-drawn=\"1\"]`, read in the page (performance.now()); cold in a "
-        f"fresh profile. {rounds} rounds, median and max. {_machine()}",
+        f"dual-channel recording ({built.wav_bytes / 1e6:.1f} MB of WAV, synthetic audio) with a "
+        "30 s `skip` and a 60 s `silence` pause, its rows written as callrec's services write "
+        "them, served by `callrec serve` (SQLite) pinned to CPU 0, a fresh process each round "
+        "(warmed up by one cold and one cached view); httpx, Chromium (Playwright, 1280 x 900, "
+        "device pixel ratio 1) and its driver on CPU 1. Cold: the peaks file deleted first, so "
+        "the page's request computes them from the WAV; cached: the second view. Server: the page "
+        "then its peaks.json, one after the other on one keep-alive connection (httpx, signed "
+        "in). Browser: from navigation start to `#waveform[data-drawn=\"1\"]` (console.js sets "
+        "it once painted), read in the page; cold in a fresh profile, cached the same page "
+        f"opened again. Median and max of {rounds} rounds, each after a quiet second on the "
+        f"machine.{quiet} {_machine()}",
         "",
-        "| view | server HTML ms (median \\| max) | | server peaks.json ms | | server both ms | "
-        "| browser to waveform drawn ms | |",
+        "| view, ms (median \\| max) | server: HTML | | server: peaks.json | "
+        "| server: both | | browser: to the waveform drawn | |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         server_row("cold (peaks computed on the page's request)", server["cold"], browser["cold"]),
-        server_row("cold, WAV also out of the page cache", server["cold_evicted"], None),
+        server_row("cold, the WAV also out of the page cache", server["cold_evicted"], None),
         server_row("cached (second view)", server["cached"], browser["cached"]),
         "",
-        "What the page moved in the browser (Chromium's network log; body bytes, and on the "
-        "wire with headers once the request finished; nothing is compressed):",
+        "In the browser, medians in ms from navigation start:",
         "",
-        "| what | requests | body bytes, cold | on the wire, cold | status, cold "
-        "| body bytes, second view | status, second view |",
-        "|---|---:|---:|---:|---|---:|---|",
-        *page_rows,
+        "| view | HTML first byte | HTML done | CSS and JS done | DOM interactive "
+        "| DOMContentLoaded done | peaks.json asked | peaks.json done | waveform drawn |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        timeline_row("cold", browser["cold"]),
+        timeline_row("cached", browser["cached"]),
         "",
-        f"- cold: **{cold_server:,.0f} ms** server, **{cold_browser:,.0f} ms** in the browser at "
-        f"worst (goal < 1 s: {met}); waveform data **{peaks_bytes / 1000:,.1f} KB** of peaks.json "
-        f"(goal < 200 KB: {data_met}); HTML + peaks.json + CSS + JS: {page_total / 1000:,.1f} KB "
-        f"on a first visit, {cached_total / 1000:,.1f} KB on the second (CSS and JS cached)",
-        f"- a cold view's steps, in-process (best of 3): reading the WAV {steps['read_wav']:,.0f} "
-        f"ms ({steps['read_wav_evicted']:,.0f} ms out of the page cache), min/max "
-        f"{steps['peaks']:,.0f} ms, writing the JSON {steps['write_peaks']:,.0f} ms; every view "
-        f"then reads and parses the JSON, {steps['read_peaks']:,.1f} ms (once for the page, "
-        "once more for peaks.json)",
-        f"- the browser's cold view, median ms from navigation start: HTML first byte "
-        f"{part('html_first_byte'):,.0f}, HTML done {part('html_done'):,.0f}, DOM ready "
-        f"{part('dom_ready'):,.0f}, peaks.json asked {part('peaks_asked'):,.0f}, its first byte "
-        f"{part('peaks_first_byte'):,.0f}, done {part('peaks_done'):,.0f}, waveform drawn "
-        f"{part('drawn'):,.0f}",
+        f"console.js's own work, timed in the page: parsing peaks.json {script('parse_ms')} ms, "
+        f"painting both channels {script('paint_ms')} ms (median); the rest of the time from the "
+        "HTML's last byte to the waveform drawn is Chromium's own, on its one core.",
+        "",
+        "What the page moved (round 1, Chromium's network log: body bytes over the network, "
+        "and on the wire with headers for a request that finished; nothing is compressed):",
+        "",
+        "| what | body bytes, cold | on the wire, cold | how, cold | body bytes, second view "
+        "| how, second view |",
+        "|---|---:|---:|---|---:|---|",
+        *rows,
+        "",
+        f"- cold **{cold_server:,.0f} ms** at worst on the server, **{cold_browser:,.0f} ms** in "
+        f"the browser (goal < 1 s: {'met' if fast else '**missed**'}); waveform data "
+        f"**{peaks_bytes / 1000:,.1f} KB** (goal < 200 KB: {'met' if small else '**missed**'}; "
+        f"at most {worst_case_peaks_bytes() / 1000:,.1f} KB at full scale); HTML, peaks.json, "
+        f"CSS and JS: {page_first / 1000:,.1f} KB on a first visit, {page_second / 1000:,.1f} KB "
+        "on the next (CSS and JS cached)",
+        f"- the server's CPU for the two requests, median: cold {cpu('cold')}; cold, the WAV "
+        f"out of the page cache {cpu('cold_evicted')}; cached {cpu('cached')}; over a browser's "
+        f"whole view (its audio and live-updates requests too, until {settle:g} s after the "
+        f"audio's metadata): cold {cpu_in_browser('cold')}, cached {cpu_in_browser('cached')} "
+        f"(from /proc, in {1000 / TICKS:.0f} ms ticks)",
+        f"- a cold view's own work, in-process on the server's core, median of {STEP_RUNS} runs "
+        "a round: "
+        f"reading the WAV {steps['read_wav']:,.0f} ms (of which reading its bytes "
+        f"{steps['wav_bytes']:,.0f} ms; {steps['read_wav_evicted']:,.0f} ms out of the page "
+        f"cache), the min/max {steps['peaks']:,.0f} ms, writing the JSON "
+        f"{steps['write_peaks']:,.0f} ms; every view then reads and parses the JSON, "
+        f"{steps['read_peaks']:,.1f} ms, once for the page and once more for peaks.json",
         "- every round, ms: server cold "
         + ", ".join(f"{v.total_ms:,.0f}" for v in server["cold"])
-        + "; cold, WAV out of the page cache "
+        + "; cold, the WAV out of the page cache "
         + ", ".join(f"{v.total_ms:,.0f}" for v in server["cold_evicted"])
         + "; cached "
         + ", ".join(f"{v.total_ms:,.0f}" for v in server["cached"])
@@ -600,12 +718,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--settle", type=float, default=2.0, metavar="SECONDS",
-        help="how long to keep counting the audio's bytes once its metadata is in (default 2)",
+        help="how long to go on counting the audio's bytes once its metadata is in (default 2)",
     )  # fmt: skip
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     results = run(args.rounds, args.settle)
-    section = report(results, args.rounds)
+    section = report(results, args.rounds, args.settle)
     print(section)
     if not args.no_write:
         replace_section(section, "## Console: a 1-hour dual recording's page")

@@ -191,7 +191,7 @@ def test_a_recording_deleted_while_its_mp3_is_made_leaves_no_audio(
         assert release.wait(10)
         write_mp3(wav, mp3)
 
-    monkeypatch.setattr("callrec.api.media.write_mp3", held_write_mp3)
+    monkeypatch.setattr("callrec.service.recording_media.write_mp3", held_write_mp3)
     with serving(deployment) as server:
         client = sdk_client(server.base_url, server.account_sid, server.auth_token)
         call = answered_call(client)

@@ -29,6 +29,7 @@ from callrec.console.pages import (
 )
 from callrec.console.web import Page, account_shown, templates, viewer
 from callrec.domain.errors import NotFound
+from callrec.media.peaks import Peaks
 from callrec.storage.base import StorageError
 
 LIVE_POLL_SECONDS = 0.5
@@ -103,13 +104,14 @@ def routes(services: Services) -> list[Route]:
     async def recording(request: Request) -> Response:
         who = await viewer(services, request, to_page=False)
         sid = (await shown_recording(services, who, request.path_params["sid"])).sid
+        kept: dict[str, Peaks] = {}
 
         async def snapshot() -> dict[str, Any]:
             try:
                 found = await shown_recording(services, who, sid)
             except NotFound:
                 raise Gone() from None
-            state = await recording_state(services, found, who)
+            state = await recording_state(services, found, who, kept)
             html = _fragment("_recording_state.html", **state)
             return {"status": found.status, "html": html}
 

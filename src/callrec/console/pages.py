@@ -29,6 +29,7 @@ from callrec.console.web import (
 from callrec.domain.errors import NotFound
 from callrec.domain.model import MICROS_PER_SECOND, Call, CallStatus, Recording
 from callrec.ids import CALL_SID, RECORDING_SID, is_sid
+from callrec.media.peaks import Peaks
 from callrec.storage.base import CallFilter, PageRequest, RecordingFilter, TimeRange
 
 CALLS_PER_PAGE = 50
@@ -127,16 +128,19 @@ async def call_state(services: Services, call: Call) -> dict[str, Any]:
 
 
 async def recording_state(
-    services: Services, recording: Recording, viewer: Viewer
+    services: Services, recording: Recording, viewer: Viewer, kept: dict[str, Peaks] | None = None
 ) -> dict[str, Any]:
-    """What a recording's page shows of it, and updates while it changes."""
+    """What a recording's page shows of it, and updates while it changes. `kept`: waveforms
+    already read (a live page asks twice a second; a waveform never changes)."""
     events = await services.recordings.events(recording.account_sid, recording.sid)
-    waveform = None
-    if recording.status.is_final and recording.duration is not None:
+    waveform = kept.get(recording.sid) if kept is not None else None
+    if waveform is None and recording.status.is_final and recording.duration is not None:
         try:
             waveform = await services.recording_media.waveform(recording)
         except (NotFound, FileNotFoundError):
             waveform = None  # absent, or its audio has gone
+        if waveform is not None and kept is not None:
+            kept[recording.sid] = waveform
     callbacks = await services.recordings.callbacks(recording.account_sid, recording.sid)
     return {
         "view": views.recording_view(recording, events, services.clock(), waveform),
