@@ -9,8 +9,9 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -213,8 +214,8 @@ def _serve(args: argparse.Namespace) -> int:
         args.database,
         args.peer_url or _peer_url(args.host, args.port),
     )
-    app, accounts = build(config)
-    sid, token = _serving_account(accounts)
+    built = build(config)
+    sid, token = _serving_account(built.accounts)
     where = f"data in {args.data_dir}/" + (", database on PostgreSQL" if args.database else "")
     print(
         f"callrec {__version__} on http://{args.host}:{args.port} ({where})\n"
@@ -222,19 +223,36 @@ def _serve(args: argparse.Namespace) -> int:
         f"  TWILIO_AUTH_TOKEN={token}",
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # X-Forwarded-* are not trusted: callrec is its own front
-        server_header=False,
-        # SIGTERM: connections still open after this are closed, then the app shuts down (what
-        # was answered is already durable); without it, one lingering socket holds the exit.
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    server = _Server(
+        uvicorn.Config(
+            built.app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,  # X-Forwarded-* are not trusted: callrec is its own front
+            server_header=False,
+            # SIGTERM: connections still open after this are closed, then the app shuts down
+            # (what was answered is already durable); else one lingering socket holds the exit.
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        ),
+        built.drain,
     )
+    server.run()
     return 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which tells callrec as soon as a signal asks it to stop (uvicorn runs
+    the app's own shutdown only once its connections have closed)."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._drain = drain
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._drain()
+        super().handle_exit(sig, frame)
 
 
 def _peer_url(host: str, port: int) -> str:

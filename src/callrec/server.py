@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +92,16 @@ def open_accounts(
     return AccountService(store, clock, new_sid, Sealer.for_data_dir(data_dir))
 
 
-def build(
-    config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid
-) -> tuple[ASGIApp, AccountService]:
+@dataclass(frozen=True, slots=True)
+class Built:
+    app: ASGIApp
+    accounts: AccountService
+    #: Begin shutting down: the console's live streams end now, so that the server need not
+    #: wait out its grace for them. Safe to call from a signal handler.
+    drain: Callable[[], None]
+
+
+def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid) -> Built:
     store = open_store(config.database, config.data_dir)
     sealer = Sealer.for_data_dir(config.data_dir)
     settings = Settings(
@@ -154,6 +162,7 @@ def build(
     )
 
     async def start() -> None:
+        services.draining.bind()
         tune_gc()
         media.start_flushing()
         await store.open()
@@ -178,4 +187,5 @@ def build(
         log.info("callrec stopped cleanly" if clean else "callrec stopped")
 
     pages = console.routes(services)
-    return create_app(services, start, stop, config.streams_path, pages), accounts
+    app = create_app(services, start, stop, config.streams_path, pages)
+    return Built(app, accounts, services.draining.begin)

@@ -230,6 +230,16 @@ def test_live_calls_change_state_on_screen(
     expect(page.locator("tbody#calls-rows tr")).to_have_count(1)
 
 
+def test_a_stopping_server_does_not_wait_for_open_pages(
+    page: Page, console_server: ServerProcess
+) -> None:
+    """An open page's live stream ends as soon as the server is told to stop: it is not cut off
+    once the server's grace has run out."""
+    expect(page.locator("tbody#calls-rows")).to_have_attribute("data-connected", "1")
+    console_server.stop()
+    assert "graceful shutdown exceeded" not in console_server.log_path.read_text()
+
+
 def test_a_live_recording_shows_its_pauses_as_they_happen(
     page: Page, console_server: ServerProcess, client: Any
 ) -> None:

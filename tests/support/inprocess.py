@@ -29,7 +29,7 @@ class InProcess:
 def serving(deployment: Deployment) -> Iterator[InProcess]:
     threshold = gc.get_threshold()
     port = free_port()
-    app, accounts = build(
+    built = build(
         Config(
             deployment.data_dir,
             answer_delay_seconds=0.1,
@@ -37,8 +37,10 @@ def serving(deployment: Deployment) -> Iterator[InProcess]:
             database=deployment.database,
         )
     )
-    account, token = accounts.create_account("in-process test")
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+    account, token = built.accounts.create_account("in-process test")
+    server = uvicorn.Server(
+        uvicorn.Config(built.app, port=port, log_level="warning", lifespan="on")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

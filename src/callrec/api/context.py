@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from callrec.api.resource import Forward
+from callrec.draining import Draining
 from callrec.ids import Clock, ProcessIdentity, system_clock
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
@@ -46,6 +47,8 @@ class Services:
     #: This process's id in its deployment.
     process: ProcessIdentity = field(default_factory=ProcessIdentity)
     clock: Clock = system_clock
+    #: Set when the server begins to shut down: long-lived responses end then.
+    draining: Draining = field(default_factory=Draining)
 
     def base_url(self, request: Request) -> str:
         if self.public_url:

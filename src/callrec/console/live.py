@@ -3,12 +3,12 @@
 Each stream reads what its page shows every LIVE_POLL_SECONDS and sends it when it changed. The
 database is read, not this process's memory, so a change made by any process of a deployment
 shows. A stream ends after STREAM_SECONDS and the browser's EventSource opens the next one: the
-session is checked again each time, and no stream holds a restarting server for long.
+session is checked again each time. A server that begins to shut down ends them at once
+(`Draining`): they would hold it for its whole grace.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -29,6 +29,7 @@ from callrec.console.pages import (
 )
 from callrec.console.web import Page, account_shown, templates, viewer
 from callrec.domain.errors import NotFound
+from callrec.draining import Draining
 from callrec.media.peaks import Peaks
 from callrec.storage.base import StorageError
 
@@ -45,19 +46,19 @@ class Gone(Exception):
     """What the page shows no longer exists (a deleted recording)."""
 
 
-def event_stream(snapshot: Snapshot) -> Response:
+def event_stream(snapshot: Snapshot, draining: Draining) -> Response:
     return StreamingResponse(
-        _events(snapshot),
+        _events(snapshot, draining),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
-async def _events(snapshot: Snapshot) -> AsyncIterator[bytes]:
+async def _events(snapshot: Snapshot, draining: Draining) -> AsyncIterator[bytes]:
     yield f"retry: {RECONNECT_MS}\n\n".encode()
     started = last_sent = time.monotonic()
     last: bytes | None = None
-    while time.monotonic() - started < STREAM_SECONDS:
+    while time.monotonic() - started < STREAM_SECONDS and not draining.started:
         data: bytes | None
         try:
             data = orjson.dumps(await snapshot())
@@ -72,7 +73,7 @@ async def _events(snapshot: Snapshot) -> AsyncIterator[bytes]:
         elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
             yield b": still here\n\n"
             last_sent = time.monotonic()
-        await asyncio.sleep(LIVE_POLL_SECONDS)
+        await draining.sleep(LIVE_POLL_SECONDS)
 
 
 def _fragment(name: str, **context: Any) -> str:
@@ -89,7 +90,7 @@ def routes(services: Services) -> list[Route]:
             rows = await calls_rows(services, query)
             return {"html": _fragment("_calls_rows.html", rows=rows)}
 
-        return event_stream(snapshot)
+        return event_stream(snapshot, services.draining)
 
     async def call(request: Request) -> Response:
         who = await viewer(services, request, to_page=False)
@@ -99,7 +100,7 @@ def routes(services: Services) -> list[Route]:
             state = await call_state(services, await shown_call(services, who, sid))
             return {"status": state["call"].status, "html": _fragment("_call_state.html", **state)}
 
-        return event_stream(snapshot)
+        return event_stream(snapshot, services.draining)
 
     async def recording(request: Request) -> Response:
         who = await viewer(services, request, to_page=False)
@@ -115,7 +116,7 @@ def routes(services: Services) -> list[Route]:
             html = _fragment("_recording_state.html", **state)
             return {"status": found.status, "html": html}
 
-        return event_stream(snapshot)
+        return event_stream(snapshot, services.draining)
 
     return [
         Route("/console/live/calls", Page(get=calls)),

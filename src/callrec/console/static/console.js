@@ -5,6 +5,7 @@
 function followLive(element) {
   const initial = element.dataset.status;
   const source = new EventSource(element.dataset.live);
+  source.onopen = () => { element.dataset.connected = "1"; };
   source.onmessage = (message) => {
     const data = JSON.parse(message.data);
     if (data.gone) {
