@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
+import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
@@ -15,7 +15,7 @@ from types import FrameType
 
 import uvicorn
 
-from callrec import __version__, cli_calls
+from callrec import __version__, cli_calls, logs
 from callrec.api.callbacks import entry as entry_json
 from callrec.callbacks.dispatcher import replay
 from callrec.domain.errors import DomainError, InvalidParameter, NotFound
@@ -87,6 +87,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--peer-url",
         help="where the other processes of the deployment reach this one (default:"
         " http://HOST:PORT, with the machine's name for 0.0.0.0)",
+    )
+
+    serve.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://METRICS_HOST:PORT/metrics (default: none)",
+    )
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address of the metrics' listener (default 127.0.0.1: this machine only)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="one line per request and per notable event, as text or JSON (default text)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=float,
+        default=SHUTDOWN_GRACE_SECONDS,
+        metavar="SECONDS",
+        help="on SIGTERM, how long requests in flight may take before connections are closed"
+        f" ({SHUTDOWN_GRACE_SECONDS})",
     )
 
     migrate = commands.add_parser("migrate", help="bring the database's schema up to date")
@@ -200,7 +226,7 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(args.log_format)
     config = Config(
         args.data_dir,
         args.answer_delay,
@@ -213,6 +239,8 @@ def _serve(args: argparse.Namespace) -> int:
         args.soft_delete_retention,
         args.database,
         args.peer_url or _peer_url(args.host, args.port),
+        args.metrics_port,
+        args.metrics_host,
     )
     built = build(config)
     sid, token = _serving_account(built.accounts)
@@ -234,10 +262,13 @@ def _serve(args: argparse.Namespace) -> int:
             server_header=False,
             # SIGTERM: connections still open after this are closed, then the app shuts down
             # (what was answered is already durable); else one lingering socket holds the exit.
-            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            timeout_graceful_shutdown=args.shutdown_grace,
         ),
         built.drain,
     )
+    # uvicorn raises the signal that stopped it again once it has stopped; SIGTERM is a
+    # shutdown asked for, and done: exit 0, as a service manager expects.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run()
     return 0
 

@@ -24,6 +24,11 @@ def system_clock() -> Micros:
     return time.time_ns() // 1000
 
 
+def new_request_id() -> str:
+    """An id for one HTTP request, shaped as Twilio's (`RQ…`)."""
+    return "RQ" + secrets.token_hex(16)
+
+
 def new_sid(prefix: str) -> str:
     """A Twilio-shaped sid: two letters and 32 lower-case hex digits (128 random bits)."""
     return prefix + secrets.token_hex(16)

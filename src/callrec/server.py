@@ -7,8 +7,10 @@ import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+from aiohttp import web
 from starlette.types import ASGIApp
 
 from callrec import console
@@ -21,9 +23,12 @@ from callrec.callbacks.twiml_client import TwimlClient
 from callrec.credentials import Sealer
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
+from callrec.draining import Draining
 from callrec.ids import Clock, ProcessIdentity, SidFactory, new_sid, system_clock
+from callrec.logs import Answered, request_answered
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
+from callrec.metrics import Metrics, serve_metrics
 from callrec.peers import PeerClient
 from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
@@ -37,8 +42,11 @@ from callrec.service.numbers import NumberService
 from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
+from callrec.storage.base import StorageError, Store
 from callrec.storage.factory import open_store
 
+#: How long the readiness check waits for the database.
+READY_TIMEOUT_SECONDS = 1.0
 #: How long each part of the server may take to close at shutdown.
 SHUTDOWN_STEP_SECONDS = 5.0
 #: Allocations between young collections (Python's default is 700). See `tune_gc`.
@@ -82,6 +90,9 @@ class Config:
     database: str | None = None
     #: Where the other processes of the deployment reach this one (default: `base_url`).
     peer_url: str | None = None
+    #: The Prometheus metrics' own listener (None: no metrics served).
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 def open_accounts(
@@ -118,7 +129,15 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         policy = Policy.with_backoff(delays)
     me = ProcessIdentity()
     dispatcher = Dispatcher(store, clock, accounts.auth_token, policy, me)
-    deps = Deps(store, clock, sid_factory, media, files, settings, dispatcher.wake, me)
+    metrics = Metrics(
+        media, dispatcher.outcomes, lambda: store.read(lambda tx: tx.live_counts(me.id))
+    )
+    store.on_commit = metrics.commit
+    deps = Deps(
+        store, clock, sid_factory, media, files, settings, dispatcher.wake, me,
+        observe_render=metrics.render,
+    )  # fmt: skip
+    draining = Draining()
     lifecycle = Lifecycle(deps)
     calls = CallService(deps, lifecycle)
     membership: Membership | None = None
@@ -159,7 +178,10 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         peer_key=peer_key,
         process=me,
         clock=clock,
+        draining=draining,
+        unready=partial(unready_because, draining, store),
     )
+    metrics_listener: list[web.AppRunner] = []
 
     async def start() -> None:
         services.draining.bind()
@@ -168,8 +190,13 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         await store.open()
         await membership.join()  # takes over what processes that died left, this one's last run too
         dispatcher.start()
+        if config.metrics_port is not None:
+            listener = await serve_metrics(metrics, config.metrics_host, config.metrics_port)
+            metrics_listener.append(listener)
 
     async def stop() -> None:
+        for listener in metrics_listener:
+            await listener.cleanup()
         steps = [
             ("callback delivery", dispatcher.close), ("membership", membership.close),
             ("peers", peers.close), ("streams", streams.close), ("call flows", flows.close),
@@ -186,6 +213,21 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
                 clean = False
         log.info("callrec stopped cleanly" if clean else "callrec stopped")
 
+    def answered(done: Answered) -> None:
+        metrics.request(done.route, done.method, done.status, done.seconds)
+        request_answered(done)
+
     pages = console.routes(services)
-    app = create_app(services, start, stop, config.streams_path, pages)
-    return Built(app, accounts, services.draining.begin)
+    app = create_app(services, start, stop, config.streams_path, pages, answered)
+    return Built(app, accounts, draining.begin)
+
+
+async def unready_because(draining: Draining, store: Store) -> str | None:
+    """Why this server cannot serve now, if it cannot (readiness)."""
+    if draining.started:
+        return "shutting down"
+    try:
+        await asyncio.wait_for(store.read(lambda tx: tx.account("")), READY_TIMEOUT_SECONDS)
+    except (StorageError, TimeoutError):
+        return "the database does not answer"
+    return None

@@ -47,6 +47,7 @@ class _FailingStore:
         self.presence = store.presence
         self.open = store.open
         self.close = store.close
+        self.on_commit = store.on_commit
 
     async def write(self, work: Work[T]) -> T:
         if not self.fail_next:

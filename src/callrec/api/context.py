@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -20,6 +21,10 @@ from callrec.service.numbers import NumberService
 from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
+
+
+async def _always_ready() -> str | None:
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +54,8 @@ class Services:
     clock: Clock = system_clock
     #: Set when the server begins to shut down: long-lived responses end then.
     draining: Draining = field(default_factory=Draining)
+    #: Why the server cannot serve now (None: it can): readiness.
+    unready: Callable[[], Awaitable[str | None]] = _always_ready
 
     def base_url(self, request: Request) -> str:
         if self.public_url:

@@ -15,6 +15,7 @@ from callrec.ids import RECORDING_SID, is_sid
 
 EVENTS = "/_callrec/Accounts/{account_sid}/Recordings/{sid}/Events.json"
 HEALTH = "/_callrec/health"
+READY = "/_callrec/ready"
 STATS = "/_callrec/stats.json"
 
 
@@ -33,7 +34,16 @@ def routes(services: Services) -> list[Route]:
         )
 
     async def health(_: Request) -> ASGIApp:
+        """Alive: the process answers."""
         return render.json_response({"status": "ok"})
+
+    async def ready(_: Request) -> ASGIApp:
+        """Ready to serve: not shutting down, and the database answers (503 otherwise, saying
+        why), for a load balancer to send requests elsewhere."""
+        reason = await services.unready()
+        if reason is not None:
+            return render.json_response({"status": "unavailable", "reason": reason}, 503)
+        return render.json_response({"status": "ready"})
 
     async def stats(_: Request) -> ASGIApp:
         """Counts only, nothing about any account: safe without credentials."""
@@ -57,5 +67,6 @@ def routes(services: Services) -> list[Route]:
     return [
         Route(EVENTS, Resource(get=events)),
         Route(HEALTH, Resource(get=health)),
+        Route(READY, Resource(get=ready)),
         Route(STATS, Resource(get=stats)),
     ]

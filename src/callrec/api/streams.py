@@ -42,6 +42,10 @@ def routes(services: Services, path: str) -> list[WebSocketRoute]:
     accounts, streams = services.accounts, services.streams
 
     async def stream(websocket: WebSocket) -> None:
+        if services.draining.started:
+            # Shutting down: refused before the handshake (HTTP 403), so the media server
+            # connects again, to another process.
+            return await websocket.close(SERVICE_RESTART)
         principal: Principal | None = None
         basic = websocket.headers.get("authorization")
         if basic is not None:

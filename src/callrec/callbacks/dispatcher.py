@@ -15,6 +15,7 @@ in the store, so a restart resumes where the crash left off.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -64,6 +65,8 @@ class Dispatcher:
         self._poke = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
+        #: Attempts by what came of them: delivered, retried (later) or dead (given up).
+        self.outcomes: collections.Counter[str] = collections.Counter()
 
     def start(self) -> None:
         self._runner = asyncio.get_running_loop().create_task(self._poll())
@@ -133,7 +136,10 @@ class Dispatcher:
                         failure, detail = await self._send(entry)
                     outcome = partial(_record, sent=entry, failure=failure, detail=detail,
                                       default=self._policy, now=self._clock())  # fmt: skip
-                    entry = await self._claimed(await self._store.write(outcome))
+                    written, following = await self._store.write(outcome)
+                    if written is not None:
+                        self.outcomes[written] += 1
+                    entry = await self._claimed(following)
                 if subject_sid not in self._woken:
                     return  # what is left (a retry) falls due later: the poll finds it
         finally:
@@ -181,14 +187,18 @@ async def _record(
     detail: str,
     default: Policy,
     now: Micros,
-) -> OutboxEntry | None:
-    """Write one attempt's outcome back to the outbox; return the recording's next callback."""
+) -> tuple[str | None, OutboxEntry | None]:
+    """Write one attempt's outcome back to the outbox: what came of it (delivered, retried or
+    dead; None if it no longer speaks for the entry), and the recording's next callback."""
     assert sent.id is not None
     current = await tx.callback(sent.id)
+    written = None
     # Replayed or changed meanwhile: this attempt no longer speaks for it.
     if current is not None and current.state is OutboxState.PENDING:
-        await tx.update_callback(_outcome(current, failure, detail, default, now))
-    return await tx.head_callback(sent.subject_sid)
+        changed = _outcome(current, failure, detail, default, now)
+        await tx.update_callback(changed)
+        written = "retried" if changed.state is OutboxState.PENDING else changed.state.value
+    return written, await tx.head_callback(sent.subject_sid)
 
 
 def _outcome(

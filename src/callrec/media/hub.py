@@ -53,13 +53,19 @@ class LagHistogram:
     def __init__(self) -> None:
         self.counts = [0] * self.BUCKETS
         self.total = 0
+        self.sum = 0.0  # seconds, all frames: with `total`, the mean (and Prometheus' _sum)
         self.worst = 0.0
 
     def add(self, seconds: float) -> None:
         bucket = min(max(int(seconds * 1000), 0), self.BUCKETS - 1)
         self.counts[bucket] += 1
         self.total += 1
+        self.sum += seconds
         self.worst = max(self.worst, seconds)
+
+    def at_most(self, seconds: float) -> int:
+        """How many frames were handled within `seconds` of their time (to the millisecond)."""
+        return sum(self.counts[: min(self.BUCKETS, round(seconds * 1000))])
 
     def percentile_ms(self, fraction: float) -> int | None:
         if self.total == 0:

@@ -39,6 +39,8 @@ class Deps:
     me: ProcessIdentity = field(default_factory=ProcessIdentity)
     #: Announces the calls this process changes (to a <Dial> waiting on its children).
     call_changes: CallChanges = field(default_factory=CallChanges)
+    #: Told how many seconds each render of a recording took (the server's metrics).
+    observe_render: Callable[[float], None] = lambda seconds: None
 
 
 async def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:

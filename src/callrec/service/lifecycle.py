@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol
 
@@ -180,9 +181,11 @@ class Lifecycle:
             return
         recording, timeline, call, spans = found
         loop = asyncio.get_running_loop()
+        began = time.perf_counter()
         rendered = await loop.run_in_executor(
             None, render_to_disk, self._deps.files, recording, timeline, call, spans
         )
+        self._deps.observe_render(time.perf_counter() - began)
 
         async def finish(tx: Tx) -> bool:
             current = await tx.lock_recording(sid)

@@ -135,6 +135,16 @@ class Credential:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveCounts:
+    """What one process runs now: its live calls and recordings by status, and the callbacks
+    it is to send."""
+
+    calls: dict[str, int]
+    recordings: dict[str, int]
+    callbacks_pending: int
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleSession:
     """A sign-in to the web console: known by the SHA-256 of its cookie's token (the token
     itself is never stored), the credential that signed in, and the CSRF token of its forms."""
@@ -339,9 +349,17 @@ class Tx(Protocol):
         """Unclaim the dead process's pending callbacks, for any live process to claim."""
         ...
 
+    async def live_counts(self, process_id: int) -> LiveCounts: ...
+
 
 #: A unit of work: a coroutine function of the transaction it runs in.
 Work = Callable[[Tx], Awaitable[T]]
+#: Told of each commit: its seconds, and how many units of work it committed.
+CommitObserver = Callable[[float, int], None]
+
+
+def ignore_commit(seconds: float, units: int) -> None:
+    """The observer of a store nobody watches."""
 
 
 class Presence(Protocol):
@@ -367,6 +385,9 @@ class Presence(Protocol):
 
 
 class Store(Protocol):
+    #: Told of every commit (SQLite: a group's COMMIT; PostgreSQL: a unit's transaction).
+    on_commit: CommitObserver
+
     async def open(self) -> None:
         """Get ready to serve, in the server's event loop (connections are made here)."""
         ...

@@ -37,8 +37,13 @@ Job = tuple[Work[Any], "asyncio.Future[Any]"]
 
 
 class GroupCommitter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        on_commit: Callable[[float, int], None] = lambda seconds, units: None,
+    ) -> None:
         self._connect = connect
+        self._on_commit = on_commit
         self._conn: sqlite3.Connection | None = None
         self._pending: list[Job] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -80,7 +85,9 @@ class GroupCommitter:
             cursor = conn.cursor()
             outcomes = [_run_unit(cursor, tx, work) for work, _ in jobs]
             loop = asyncio.get_running_loop()
+            began = time.perf_counter()
             await loop.run_in_executor(self._committer, conn.execute, "COMMIT")
+            self._on_commit(time.perf_counter() - began, len(jobs))
         except sqlite3.Error as exc:
             log.exception("group commit failed")
             if conn.in_transaction:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -27,7 +28,13 @@ from typing import Any, TypeVar
 import asyncpg
 
 from callrec.domain.model import Recording, RecordingEvent
-from callrec.storage.base import Conflict, StorageError, Work
+from callrec.storage.base import (
+    CommitObserver,
+    Conflict,
+    StorageError,
+    Work,
+    ignore_commit,
+)
 from callrec.storage.postgres_fast import FastStatusChange, Known, Unsupported
 from callrec.storage.schema import migrations
 from callrec.storage.sql_base import Row
@@ -215,6 +222,7 @@ class PostgresStore:
         self._pool_max = pool_max
         self._pool: asyncpg.Pool | None = None
         self._known: Known = {}
+        self.on_commit: CommitObserver = ignore_commit
         run_sync(self._migrate())
 
     async def open(self) -> None:
@@ -234,6 +242,12 @@ class PostgresStore:
             raise StorageError(f"cannot reach the database: {error!r}") from error
 
     async def write(self, work: Work[T]) -> T:
+        began = time.perf_counter()
+        result = await self._write(work)
+        self.on_commit(time.perf_counter() - began, 1)
+        return result
+
+    async def _write(self, work: Work[T]) -> T:
         pool = self._ready()
         try:
             if done := await self._fast(pool, work):

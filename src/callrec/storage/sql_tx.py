@@ -42,6 +42,7 @@ from callrec.storage.base import (
     CallState,
     Credential,
     Custody,
+    LiveCounts,
     OutboxEntry,
     OutboxState,
     PageRequest,
@@ -706,4 +707,25 @@ class SqlTx(NumbersSql, ConsoleSql):
         await self._run(
             "UPDATE callbacks SET claimed_by = NULL WHERE state = 'pending' AND claimed_by = ?",
             dead,
+        )
+
+    async def live_counts(self, process_id: int) -> LiveCounts:
+        calls = await self._all(
+            "SELECT status, COUNT(*) FROM calls WHERE owner = ?"
+            " AND status IN ('queued', 'ringing', 'in-progress') GROUP BY status",
+            process_id,
+        )
+        recordings = await self._all(
+            f"SELECT status, COUNT(*) FROM recordings WHERE owner = ? AND {_LIVE_RECORDING}"
+            " GROUP BY status",
+            process_id,
+        )
+        pending = await self._one(
+            "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' AND claimed_by = ?",
+            process_id,
+        )
+        return LiveCounts(
+            {row[0]: row[1] for row in calls},
+            {row[0]: row[1] for row in recordings},
+            pending[0] if pending else 0,
         )

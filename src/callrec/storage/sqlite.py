@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from callrec.storage.base import StorageError, Work
+from callrec.storage.base import CommitObserver, StorageError, Work, ignore_commit
 from callrec.storage.group_commit import GroupCommitter, conflict, run_to_end
 from callrec.storage.schema import migrations
 from callrec.storage.sqlite_tx import SqliteTx
@@ -126,7 +126,11 @@ class SqliteStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.closing(connect(path)) as conn:
             migrate(conn)
-        self._writer = GroupCommitter(lambda: connect(path, same_thread=False))
+        self.on_commit: CommitObserver = ignore_commit
+        self._writer = GroupCommitter(
+            lambda: connect(path, same_thread=False),
+            lambda seconds, units: self.on_commit(seconds, units),
+        )
         self._local = threading.local()
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="sqlite-reader")
         self._reader_conns: list[sqlite3.Connection] = []
