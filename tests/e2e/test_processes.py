@@ -385,3 +385,74 @@ def test_any_process_answers_as_one_process_would(fleet: Fleet) -> None:
         assert sent == changes
     finally:
         receiver.stop()
+
+
+def test_a_rolling_restart_loses_no_answered_change_and_no_callback(fleet: Fleet) -> None:
+    """SIGTERM to the process that holds a call's stream, while updates go to every process:
+    it exits 0, the stream is told to connect again (it does, to another process), and every
+    update answered 200 is in the timeline, every callback delivered once, in order."""
+    a, b = 0, 1
+    receiver = Receiver().start()
+    call_sid = "CA" + secrets.token_hex(16)
+    auth = basic_auth(fleet.sid, fleet.token)
+    first = TwilioStreamer(ws_url(fleet.servers[a]), fleet.sid, call_sid, auth, Caller())
+    first.send_stop = False
+    first.start().wait_for_frame(10)
+    recording = (
+        fleet.client(b)
+        .calls(call_sid)
+        .recordings.create(
+            recording_status_callback=f"{receiver.base}/cb",
+            recording_status_callback_event=["in-progress", "paused", "resumed", "completed"],
+        )
+    )
+    answered: list[str] = []
+    stop_updating = threading.Event()
+
+    def update_all_along() -> None:
+        while not stop_updating.is_set():
+            target = "in-progress" if answered[-1:] == ["paused"] else "paused"
+            for index in (a, b, 2):
+                try:
+                    handle = fleet.client(index).calls(call_sid).recordings(recording.sid)
+                    handle.update(status=target)
+                    answered.append(target)
+                    break
+                except (TwilioRestException, httpx.HTTPError, OSError):
+                    continue  # refused or cut off: not answered, so nothing is promised
+            time.sleep(0.05)
+
+    updater = threading.Thread(target=update_all_along)
+    updater.start()
+    try:
+        first.wait_for_frame(first.sent + 25)
+        fleet.servers[a].stop()  # SIGTERM: exit 0, "stopped cleanly" (checked by stop)
+        assert eventually(lambda: first.closed_by_server)
+        first.finish()
+        second = TwilioStreamer(ws_url(fleet.servers[b]), fleet.sid, call_sid, auth, Caller())
+        second.send_stop = False
+        second.start().wait_for_frame(50)
+    finally:
+        stop_updating.set()
+        updater.join()
+    if answered[-1] == "paused":
+        fleet.client(b).calls(call_sid).recordings(recording.sid).update(status="in-progress")
+        answered.append("in-progress")
+    fleet.client(b).calls(call_sid).update(status="completed")
+    second.finish()
+
+    client = fleet.client(b)
+    assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+    events = fleet.events(b, recording.sid)
+    changes = [e["kind"] for e in events if e["kind"] in ("paused", "resumed")]
+    assert changes == ["paused" if t == "paused" else "resumed" for t in answered]
+    assert len(answered) > 4
+    statuses = eventually(
+        lambda: (
+            len(receiver.requests) == len(answered) + 2
+            and [r.params["RecordingStatus"] for r in receiver.requests]
+        ),
+        timeout=15,
+    )
+    receiver.stop()
+    assert statuses == ["in-progress", *answered, "completed"]
