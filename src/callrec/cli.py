@@ -90,6 +90,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     serve.add_argument(
+        "--retention",
+        type=float,
+        metavar="SECONDS",
+        help="delete completed recordings' audio this long after they complete, unless their"
+        " account says otherwise (default: keep it)",
+    )
+    serve.add_argument(
+        "--retention-sweep",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="how often to look for recordings past their retention (60)",
+    )
+    serve.add_argument(
         "--metrics-port",
         type=int,
         metavar="PORT",
@@ -144,6 +158,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     create_account.add_argument("--friendly-name", default="callrec account")
     create_account.add_argument("--parent", metavar="AC_SID", help="make it a subaccount of this")
     create_account.add_argument("--json", action="store_true", help="print JSON")
+    update_account = accounts.add_parser("update", help="change an account's settings")
+    _data_dir(update_account)
+    update_account.add_argument("--account", required=True, metavar="AC_SID")
+    update_account.add_argument(
+        "--retention",
+        type=_retention,
+        metavar="SECONDS|default",
+        help="delete its completed recordings' audio this long after they complete"
+        " ('default': the server's --retention)",
+    )
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -179,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "copy":
             return _copy(args)
         if args.command == "accounts":
-            return _create_account(args)
+            return _create_account(args) if args.action == "create" else _update_account(args)
         if args.command == "callbacks":
             return _dead_letters(args) if args.action == "dead" else _replay(args)
         return _create_key(args)
@@ -239,6 +263,8 @@ def _serve(args: argparse.Namespace) -> int:
         args.soft_delete_retention,
         args.database,
         args.peer_url or _peer_url(args.host, args.port),
+        args.retention,
+        args.retention_sweep,
         args.metrics_port,
         args.metrics_host,
     )
@@ -335,6 +361,30 @@ def _create_account(args: argparse.Namespace) -> int:
     else:
         print(f"TWILIO_ACCOUNT_SID={account.sid}\nTWILIO_AUTH_TOKEN={token}")
     return 0
+
+
+def _update_account(args: argparse.Namespace) -> int:
+    if args.retention is None:
+        print("callrec: nothing to change (--retention)", file=sys.stderr)
+        return 2
+    retention = None if args.retention == "default" else args.retention
+    open_accounts(args.data_dir, args.database).set_retention(args.account, retention)
+    print(f"{args.account}: retention {_shown_retention(retention)}")
+    return 0
+
+
+def _retention(text: str) -> int | str:
+    """Seconds (as microseconds), or "default"."""
+    if text == "default":
+        return text
+    seconds = float(text)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError("the retention must be more than 0 seconds")
+    return round(seconds * MICROS_PER_SECOND)
+
+
+def _shown_retention(retention: int | None) -> str:
+    return "the server's default" if retention is None else f"{retention / MICROS_PER_SECOND:g} s"
 
 
 def _create_key(args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ from callrec.service.membership import Membership
 from callrec.service.numbers import NumberService
 from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
+from callrec.service.retention import Retention
 from callrec.service.streams import StreamService
 from callrec.storage.base import StorageError, Store
 from callrec.storage.factory import open_store
@@ -90,6 +91,10 @@ class Config:
     database: str | None = None
     #: Where the other processes of the deployment reach this one (default: `base_url`).
     peer_url: str | None = None
+    #: How long completed recordings' audio is kept unless their account says otherwise
+    #: (None: for ever), and how often to look for those past it.
+    retention_seconds: float | None = None
+    retention_sweep_seconds: float = 60.0
     #: The Prometheus metrics' own listener (None: no metrics served).
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
@@ -150,6 +155,11 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
     peers = PeerClient(address_of, peer_key)
     streams = StreamService(deps, calls, config.stream_grace_seconds, peers)
     recordings = RecordingService(deps, lifecycle)
+    retention = Retention(
+        deps,
+        None if config.retention_seconds is None else _micros(config.retention_seconds),
+        config.retention_sweep_seconds,
+    )
     twiml = TwimlClient(accounts.auth_token)
     flows = lifecycle.flows = Flows(deps, calls, recordings, twiml, lifecycle, accounts.auth_token)
     membership = Membership(
@@ -190,6 +200,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         await store.open()
         await membership.join()  # takes over what processes that died left, this one's last run too
         dispatcher.start()
+        retention.start()
         if config.metrics_port is not None:
             listener = await serve_metrics(metrics, config.metrics_host, config.metrics_port)
             metrics_listener.append(listener)
@@ -198,7 +209,8 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         for listener in metrics_listener:
             await listener.cleanup()
         steps = [
-            ("callback delivery", dispatcher.close), ("membership", membership.close),
+            ("callback delivery", dispatcher.close), ("retention", retention.close),
+            ("membership", membership.close),
             ("peers", peers.close), ("streams", streams.close), ("call flows", flows.close),
             ("TwiML requests", twiml.close), ("accounts", accounts.close),
             ("background work", lifecycle.close), ("media", media.close),
@@ -220,6 +232,10 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
     pages = console.routes(services)
     app = create_app(services, start, stop, config.streams_path, pages, answered)
     return Built(app, accounts, draining.begin)
+
+
+def _micros(seconds: float) -> int:
+    return round(seconds * MICROS_PER_SECOND)
 
 
 async def unready_because(draining: Draining, store: Store) -> str | None:

@@ -249,6 +249,8 @@ class Account:
     friendly_name: str
     parent_sid: str | None
     created_at: Micros
+    #: How long its completed recordings' audio is kept (None: the server's default).
+    retention: Micros | None = None
 
 
 @dataclass(frozen=True, slots=True)

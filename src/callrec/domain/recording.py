@@ -134,8 +134,13 @@ def absent(recording: Recording, error_code: int, now: Micros) -> Changed:
     return changed, [RecordingEvent(recording.sid, EventKind.ABSENT, now, None)]
 
 
-def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
-    """Soft-delete a finished recording; a live or unfinished one must finish first."""
+#: Why callrec itself deleted a recording: its account's retention period ran out.
+RETENTION = "retention"
+
+
+def delete(recording: Recording, now: Micros, actor: str | None, why: str | None = None) -> Changed:
+    """Soft-delete a finished recording; a live or unfinished one must finish first. `actor`
+    None and `why`: callrec deleted it by itself (RETENTION)."""
     if recording.is_deleted:
         return recording, []
     if not recording.status.is_final:
@@ -144,7 +149,7 @@ def delete(recording: Recording, now: Micros, actor: str | None) -> Changed:
             "before deleting it"
         )
     changed = replace(recording, deleted_at=now, updated_at=now)
-    return changed, [RecordingEvent(recording.sid, EventKind.DELETED, now, actor)]
+    return changed, [RecordingEvent(recording.sid, EventKind.DELETED, now, actor, detail=why)]
 
 
 def gap(sid: str, kind: EventKind, now: Micros, media_at: Micros, why: str) -> RecordingEvent:

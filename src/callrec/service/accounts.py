@@ -17,7 +17,7 @@ from callrec.credentials import (
     verify_secret,
 )
 from callrec.domain.errors import InvalidParameter, NotFound
-from callrec.domain.model import Account
+from callrec.domain.model import Account, Micros
 from callrec.ids import ACCOUNT_SID, Clock, SidFactory, is_sid
 from callrec.storage.base import Conflict, Credential, Store, Tx
 
@@ -124,6 +124,16 @@ class AccountService:
                 "TWILIO_AUTH_TOKEN", f"Account {sid} exists here with a different auth token"
             )
         return account
+
+    def set_retention(self, account_sid: str, retention: Micros | None) -> None:
+        """How long the account's completed recordings are kept (None: the server's default)."""
+
+        async def update(tx: Tx) -> None:
+            if await tx.account(account_sid) is None:
+                raise NotFound()
+            await tx.set_retention(account_sid, retention)
+
+        self._store.run_now(update)
 
     def first_account(self) -> tuple[Account, str | None] | None:
         """The oldest top-level account and its auth token (None if sealed with another key)."""

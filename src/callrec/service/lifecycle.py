@@ -202,6 +202,8 @@ class Lifecycle:
                 await tx.append_events(events)
                 await tx.set_finalizer(sid, None)
                 final = changed.status is RecordingStatus.COMPLETED
+                if final:
+                    await tx.set_completed(sid, now)
                 event = CallbackEvent.COMPLETED if final else CallbackEvent.ABSENT
                 return await enqueue(tx, self._deps, changed, event)  # the media is servable now
             return False

@@ -252,7 +252,9 @@ def _recording(row: Row) -> Recording:
 
 
 def _account(row: Row) -> Account:
-    return Account(row["sid"], row["friendly_name"], row["parent_sid"], row["created_at"])
+    return Account(
+        row["sid"], row["friendly_name"], row["parent_sid"], row["created_at"], row["retention"]
+    )
 
 
 def _event(row: Row) -> RecordingEvent:
@@ -333,9 +335,31 @@ class SqlTx(NumbersSql, ConsoleSql):
 
     async def insert_account(self, account: Account) -> None:
         await self._run(
-            "INSERT INTO accounts (sid, friendly_name, parent_sid, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO accounts (sid, friendly_name, parent_sid, created_at, retention)"
+            " VALUES (?, ?, ?, ?, ?)",
             account.sid, account.friendly_name, account.parent_sid, account.created_at,
+            account.retention,
         )  # fmt: skip
+
+    async def set_retention(self, account_sid: str, retention: Micros | None) -> None:
+        await self._run("UPDATE accounts SET retention = ? WHERE sid = ?", retention, account_sid)
+
+    async def set_completed(self, recording_sid: str, at: Micros) -> None:
+        await self._run("UPDATE recordings SET completed_at = ? WHERE sid = ?", at, recording_sid)
+
+    async def expired_recordings(
+        self, now: Micros, default: Micros | None, shortest: Micros, limit: int
+    ) -> list[str]:
+        # `shortest` (the shortest period of any account, or the default) bounds the index's
+        # range; each recording is then held to its own account's period.
+        rows = await self._all(
+            "SELECT r.sid FROM recordings AS r JOIN accounts AS a ON a.sid = r.account_sid"
+            " WHERE r.completed_at IS NOT NULL AND r.deleted_at IS NULL AND r.completed_at < ?"
+            " AND r.completed_at < ? - COALESCE(a.retention, ?)"
+            f" ORDER BY r.completed_at LIMIT {int(limit)}",
+            now - shortest, now, default,
+        )  # fmt: skip
+        return [row[0] for row in rows]
 
     async def credential(self, sid: str) -> Credential | None:
         row = await self._one("SELECT * FROM credentials WHERE sid = ?", sid)
