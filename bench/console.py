@@ -225,7 +225,7 @@ def build(data: Path) -> Built:
         return await tx.events(sid), await tx.call(ended.sid), await tx.audio_spans(ended.sid)
 
     timeline, call_row, spans = store.run_now(begin)
-    rendered = render_to_disk(files, processing, timeline, call_row, spans)
+    rendered, _ = render_to_disk(files, processing, timeline, call_row, spans)
     assert rendered.absent_code is None
     duration = recordings.whole_seconds(round(rendered.seconds * S))
     assert duration == HANG_UP_AT - 30, duration

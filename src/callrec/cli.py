@@ -168,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="delete its completed recordings' audio this long after they complete"
         " ('default': the server's --retention)",
     )
+    update_account.add_argument(
+        "--encryption-key",
+        metavar="CR_SID|none",
+        help="encrypt its new recordings with this public key of the account (Twilio's Voice"
+        " Recording Encryption; 'none': stop)",
+    )
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -364,12 +370,19 @@ def _create_account(args: argparse.Namespace) -> int:
 
 
 def _update_account(args: argparse.Namespace) -> int:
-    if args.retention is None:
-        print("callrec: nothing to change (--retention)", file=sys.stderr)
+    if args.retention is None and args.encryption_key is None:
+        print("callrec: nothing to change (--retention, --encryption-key)", file=sys.stderr)
         return 2
-    retention = None if args.retention == "default" else args.retention
-    open_accounts(args.data_dir, args.database).set_retention(args.account, retention)
-    print(f"{args.account}: retention {_shown_retention(retention)}")
+    accounts = open_accounts(args.data_dir, args.database)
+    if args.retention is not None:
+        retention = None if args.retention == "default" else args.retention
+        accounts.set_retention(args.account, retention)
+        print(f"{args.account}: retention {_shown_retention(retention)}")
+    if args.encryption_key is not None:
+        key = None if args.encryption_key == "none" else args.encryption_key
+        accounts.set_encryption_key(args.account, key)
+        print(f"{args.account}: recordings encrypted with {key}" if key else
+              f"{args.account}: recordings not encrypted")  # fmt: skip
     return 0
 
 

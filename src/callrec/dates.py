@@ -31,3 +31,8 @@ def iso8601(at: Micros) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at // MICROS_PER_SECOND)) + (
         f".{at % MICROS_PER_SECOND:06d}Z"
     )
+
+
+def iso8601_seconds(at: Micros) -> str:
+    """ISO 8601 to the second, as Twilio's v1 APIs write dates (and the SDK parses them)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at // MICROS_PER_SECOND))

@@ -18,6 +18,7 @@ ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
 CALL_SID = re.compile(r"CA[0-9a-f]{32}")
 RECORDING_SID = re.compile(r"RE[0-9a-f]{32}")
 API_KEY_SID = re.compile(r"SK[0-9a-f]{32}")
+PUBLIC_KEY_SID = re.compile(r"CR[0-9a-f]{32}")
 
 
 def system_clock() -> Micros:

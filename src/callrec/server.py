@@ -39,6 +39,7 @@ from callrec.service.flows import Flows
 from callrec.service.lifecycle import Lifecycle
 from callrec.service.membership import Membership
 from callrec.service.numbers import NumberService
+from callrec.service.public_keys import PublicKeyService
 from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
 from callrec.service.retention import Retention
@@ -180,6 +181,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         media=media,
         flows=flows,
         numbers=NumberService(deps),
+        public_keys=PublicKeyService(deps),
         recording_media=RecordingMedia(recordings, files),
         console=ConsoleSessions(store, clock, accounts),
         public_url=config.public_url,

@@ -24,6 +24,7 @@ from callrec.api import (
     internal,
     media,
     numbers,
+    public_keys,
     recordings,
     streams,
 )
@@ -115,6 +116,7 @@ def create_app(
         *far_end.routes(services),
         *callbacks.routes(services),
         *internal.routes(services),
+        *public_keys.routes(services),
         *pages,
     ]
     router = Router(

@@ -11,6 +11,17 @@ from callrec.ids import ACCOUNT_SID, is_sid
 from callrec.service.accounts import AccountService, Principal
 
 
+async def authorize_principal(accounts: AccountService, request: Request) -> Principal:
+    """Who asks, for a resource whose path names no account (Accounts v1): 401 if unknown."""
+    authorization = header(request, b"authorization")
+    principal = None
+    if authorization is not None:
+        principal = await accounts.authenticate_basic(authorization)
+    if principal is None:
+        raise unauthorized()
+    return principal
+
+
 async def authorize(accounts: AccountService, request: Request, account_sid: str) -> Principal:
     """Who asks, if they may act on `account_sid`: 401 for bad or foreign credentials, 404 for
     an account that does not exist."""

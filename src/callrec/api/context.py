@@ -18,6 +18,7 @@ from callrec.service.calls import CallService
 from callrec.service.console_sessions import ConsoleSessions
 from callrec.service.flows import Flows
 from callrec.service.numbers import NumberService
+from callrec.service.public_keys import PublicKeyService
 from callrec.service.recording_media import RecordingMedia
 from callrec.service.recordings import RecordingService
 from callrec.service.streams import StreamService
@@ -38,6 +39,7 @@ class Services:
     media: MediaHub
     flows: Flows
     numbers: NumberService
+    public_keys: PublicKeyService
     recording_media: RecordingMedia
     #: Sign-ins to the web console.
     console: ConsoleSessions

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from callrec.domain.errors import (
     CallNotInProgress,
     DomainError,
+    EncryptedMedia,
     InvalidParameter,
+    InvalidPublicKey,
     NotFound,
     SeveralActiveRecordings,
     TransitionNotAllowed,
@@ -51,6 +53,15 @@ def invalid(name: str, message: str) -> ApiError:
     return ApiError(400, 400, message or f"Invalid parameter {name}")
 
 
+#: Twilio's codes for a public key it refuses (CONTRACT.md §12.1).
+_PUBLIC_KEY_CODES = {
+    InvalidPublicKey.NOT_RSA: 70101,
+    InvalidPublicKey.WRONG_SIZE: 70102,
+    InvalidPublicKey.WRONG_EXPONENT: 70103,
+    InvalidPublicKey.UNREADABLE: 70104,
+}
+
+
 def from_domain(error: DomainError, path: str) -> ApiError:
     """The one table from what the domain refuses to what Twilio answers."""
     match error:
@@ -65,6 +76,12 @@ def from_domain(error: DomainError, path: str) -> ApiError:
         case SeveralActiveRecordings():
             return ApiError(
                 400, 16108, "The call has more than one active recording: name one by its sid"
+            )
+        case InvalidPublicKey(reason=reason):
+            return ApiError(400, _PUBLIC_KEY_CODES[reason], str(error))
+        case EncryptedMedia():
+            return ApiError(
+                400, 16109, "Cannot fetch .mp3 encrypted recording, re-request with .wav format"
             )
     return ApiError(500, 20500, "Internal server error")
 

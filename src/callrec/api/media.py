@@ -41,6 +41,8 @@ def routes(services: Services) -> list[Route]:
         if channels == "2" and recorded == 1:
             raise ApiError(400, 16113, "Dual-channel media was asked of a mono recording")
         mono = channels == "1" and recorded == 2
+        if mono and recording.encryption is not None:
+            raise ApiError(400, 400, "The recording is encrypted: only its channels as recorded")
         path = await services.recording_media.file(recording, extension, mono)
         return FileResponse(path, media_type=MEDIA_TYPES[extension])
 

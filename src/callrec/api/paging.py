@@ -90,3 +90,38 @@ def envelope(
         "uri": uri(paging.page, paging.token),
         key: shown,
     }
+
+
+def meta_envelope(
+    key: str,
+    url: str,
+    paging: Paging,
+    rows: Sequence[tuple[Position, Any]],
+    items: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The list body of Twilio's v1 APIs: the items and a `meta` whose URLs are absolute (the
+    SDK follows `next_page_url` as it is, CONTRACT.md §12.1)."""
+    has_more = len(rows) > paging.size
+
+    def page_url(page: int, token: str | None = None) -> str:
+        query = [("PageSize", str(paging.size)), ("Page", str(page))]
+        if token is not None:
+            query.append(("PageToken", token))
+        return f"{url}?{urlencode(query)}"
+
+    next_url = None
+    if has_more:
+        last = rows[paging.size - 1][0]
+        next_url = page_url(paging.page + 1, f"PA{last.created_at}_{last.row_id}")
+    return {
+        key: items[: paging.size],
+        "meta": {
+            "first_page_url": page_url(0),
+            "key": key,
+            "next_page_url": next_url,
+            "page": paging.page,
+            "page_size": paging.size,
+            "previous_page_url": page_url(paging.page - 1) if paging.page > 0 else None,
+            "url": page_url(paging.page, paging.token),
+        },
+    }

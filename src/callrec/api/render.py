@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from callrec.callbacks.outbox import encryption_details
 from callrec.dates import iso8601, rfc2822
 from callrec.domain.model import (
     Call,
@@ -130,7 +131,7 @@ def _recording_common(recording: Recording) -> dict[str, Any]:
         "channels": recording.options.channel_count,
         "source": recording.source,
         "error_code": recording.error_code,
-        "encryption_details": None,
+        "encryption_details": encryption_details(recording.encryption),
     }
 
 

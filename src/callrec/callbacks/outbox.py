@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 from callrec.dates import rfc2822
-from callrec.domain.model import CallbackEvent, Micros, Recording, RecordingStatus
+from callrec.domain.model import (
+    CallbackEvent,
+    EncryptionDetails,
+    Micros,
+    Recording,
+    RecordingStatus,
+)
 from callrec.storage.base import OutboxEntry
 
 #: Events beyond Twilio's, named in an extra parameter so an app can tell a resume from a start.
@@ -45,6 +53,22 @@ def parameters(
         params.append(("RecordingDuration", str(recording.duration)))
     if recording.status is RecordingStatus.ABSENT and recording.error_code is not None:
         params.append(("ErrorCode", str(recording.error_code)))
+    if recording.encryption is not None and event is CallbackEvent.COMPLETED:
+        shown = encryption_details(recording.encryption)
+        params.append(("EncryptionDetails", json.dumps(shown, separators=(",", ":"))))
     if event in EXTENSION_EVENTS:
         params.append(("CallrecEvent", event.value))
     return tuple(params)
+
+
+def encryption_details(details: EncryptionDetails | None) -> dict[str, str] | None:
+    """As Twilio shows them, on the resource and in the `completed` callback (CONTRACT.md
+    §12.4): what the holder of the private key needs to decrypt the audio."""
+    if details is None:
+        return None
+    return {
+        "type": "rsa-aes",
+        "public_key_sid": details.public_key_sid,
+        "encrypted_cek": details.encrypted_cek,
+        "iv": details.iv,
+    }

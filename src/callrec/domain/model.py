@@ -244,6 +244,30 @@ class PhoneNumber:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptionDetails:
+    """How a recording's audio was encrypted for its account's public key, as Twilio's Voice
+    Recording Encryption does (`rsa-aes`, CONTRACT.md §12): the content key wrapped with the
+    public key, and the AES-GCM nonce, both base64."""
+
+    public_key_sid: str
+    encrypted_cek: str
+    iv: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """An account's RSA public key (Accounts v1 `Credentials/PublicKeys`), `CR…`."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    #: The key as X.509 SubjectPublicKeyInfo PEM, normalized; never shown.
+    pem: str
+    created_at: Micros
+    updated_at: Micros
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     sid: str
     friendly_name: str
@@ -251,6 +275,8 @@ class Account:
     created_at: Micros
     #: How long its completed recordings' audio is kept (None: the server's default).
     retention: Micros | None = None
+    #: The public key its new recordings are encrypted with (None: not encrypted).
+    encryption_key_sid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +323,8 @@ class Recording:
     duration: int | None = None
     error_code: int | None = None
     deleted_at: Micros | None = None
+    #: Set when its audio was encrypted for its account's key (then only that WAV exists).
+    encryption: EncryptionDetails | None = None
 
     @property
     def is_deleted(self) -> bool:
@@ -321,6 +349,7 @@ class Recording:
             self.duration,
             self.error_code,
             self.deleted_at,
+            self.encryption,
         )
 
 

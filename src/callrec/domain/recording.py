@@ -14,6 +14,7 @@ from callrec.domain.model import (
     MICROS_PER_SECOND,
     Call,
     CallStatus,
+    EncryptionDetails,
     EventKind,
     Micros,
     PauseBehavior,
@@ -113,19 +114,33 @@ def begin_processing(recording: Recording, now: Micros) -> Changed:
     return changed, [RecordingEvent(recording.sid, EventKind.PROCESSING, now, None)]
 
 
-def complete(recording: Recording, duration: int, now: Micros) -> Changed:
-    """The media is ready: the recording is `completed` with its duration in whole seconds."""
+def complete(
+    recording: Recording,
+    duration: int,
+    now: Micros,
+    encryption: EncryptionDetails | None = None,
+) -> Changed:
+    """The media is ready: the recording is `completed` with its duration in whole seconds (and,
+    if its audio was encrypted for its account's key, how)."""
     if recording.status is not RecordingStatus.PROCESSING:
         return recording, []
     changed = replace(
-        recording, status=RecordingStatus.COMPLETED, duration=duration, updated_at=now
+        recording,
+        status=RecordingStatus.COMPLETED,
+        duration=duration,
+        updated_at=now,
+        encryption=encryption,
     )
     return changed, [RecordingEvent(recording.sid, EventKind.COMPLETED, now, None)]
 
 
+#: Why a recording is `absent` when its account encrypts but has no usable public key.
+NO_VALID_KEY = 16105
+
+
 def absent(recording: Recording, error_code: int, now: Micros) -> Changed:
     """No usable audio: the recording is `absent` with Twilio's reason (16101 too short, 16102
-    silent) and no duration."""
+    silent, 16105 no public key to encrypt it with) and no duration."""
     if recording.status is not RecordingStatus.PROCESSING:
         return recording, []
     changed = replace(

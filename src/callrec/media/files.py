@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import wave
 from pathlib import Path
@@ -61,10 +62,28 @@ def write_wav(path: Path, audio: npt.NDArray[np.int16], rate: int) -> None:
     """Write 16-bit PCM WAV atomically: a reader sees the whole file or none."""
     partial = path.with_suffix(".wav.partial")
     with wave.open(str(partial), "wb") as out:
-        out.setnchannels(audio.shape[1])
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(audio.astype("<i2").tobytes())
+        _fill(out, audio, rate)
+    _commit(partial, path)
+
+
+def wav_bytes(audio: npt.NDArray[np.int16], rate: int) -> bytes:
+    """The WAV file in memory (to be encrypted before any of it reaches the disk)."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        _fill(out, audio, rate)
+    return buffer.getvalue()
+
+
+def _fill(out: wave.Wave_write, audio: npt.NDArray[np.int16], rate: int) -> None:
+    out.setnchannels(audio.shape[1])
+    out.setsampwidth(2)
+    out.setframerate(rate)
+    out.writeframes(audio.astype("<i2").tobytes())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
     _commit(partial, path)
 
 

@@ -135,6 +135,23 @@ class AccountService:
 
         self._store.run_now(update)
 
+    def set_encryption_key(self, account_sid: str, key_sid: str | None) -> None:
+        """Encrypt the account's recordings from now on with its public key `key_sid` (None:
+        stop encrypting them). The key must be one of the account's own."""
+
+        async def update(tx: Tx) -> None:
+            if await tx.account(account_sid) is None:
+                raise NotFound()
+            if key_sid is not None:
+                key = await tx.public_key(key_sid)
+                if key is None or key.account_sid != account_sid:
+                    raise InvalidParameter(
+                        "encryption-key", f"{key_sid} is no key of {account_sid}"
+                    )
+            await tx.set_encryption_key(account_sid, key_sid)
+
+        self._store.run_now(update)
+
     def first_account(self) -> tuple[Account, str | None] | None:
         """The oldest top-level account and its auth token (None if sealed with another key)."""
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 from callrec.background import BackgroundTasks
@@ -28,12 +29,41 @@ from callrec.domain.model import (
 )
 from callrec.service.deps import Deps
 from callrec.service.gates import GateDecisions
-from callrec.service.media import render_to_disk
+from callrec.service.media import SealWith, render_to_disk
 from callrec.service.outbox import enqueue, enqueue_call
 from callrec.storage.base import Tx
 
 log = logging.getLogger(__name__)
 FINALIZING = (RecordingStatus.STOPPED, RecordingStatus.PROCESSING)
+
+
+@dataclass(frozen=True, slots=True)
+class Finalizing:
+    """What rendering a stopped recording needs, read as it begins processing."""
+
+    recording: Recording
+    timeline: list[RecordingEvent]
+    call: Call | None
+    spans: list[AudioSpan]
+    #: Its account encrypts recordings; `seal`: with this key (None: it has no usable key).
+    encrypted: bool
+    seal: SealWith | None
+
+
+async def _sealing(tx: Tx, recording: Recording) -> tuple[bool, SealWith | None]:
+    """Whether the recording's account encrypts its recordings, and with which key: the one it
+    chose, or if that one is gone its newest (Twilio's 16107); None if it has none (16105)."""
+    account = await tx.account(recording.account_sid)
+    if account is None or account.encryption_key_sid is None:
+        return False, None
+    key = await tx.public_key(account.encryption_key_sid)
+    if key is None or key.account_sid != account.sid:
+        key = await tx.newest_public_key(account.sid)
+        log.warning(
+            "16107: %s's encryption key %s is gone; %s", account.sid, account.encryption_key_sid,
+            f"encrypting {recording.sid} with {key.sid}" if key else "no key is left",
+        )  # fmt: skip
+    return True, None if key is None else SealWith(key.sid, key.pem)
 
 
 class CallFlows(Protocol):
@@ -161,9 +191,7 @@ class Lifecycle:
     async def _finalize(self, sid: str) -> None:
         """stopped → processing → completed (or absent), once the WAV is on disk."""
 
-        async def begin(
-            tx: Tx,
-        ) -> tuple[Recording, list[RecordingEvent], Call | None, list[AudioSpan]] | None:
+        async def begin(tx: Tx) -> Finalizing | None:
             recording = await tx.lock_recording(sid)
             if recording is None or recording.status not in FINALIZING:
                 return None
@@ -174,29 +202,34 @@ class Lifecycle:
                 await tx.update_recording(changed)
                 await tx.append_events(events)
             call = await tx.call(recording.call_sid)
-            return changed, await tx.events(sid), call, await tx.audio_spans(recording.call_sid)
+            timeline, spans = await tx.events(sid), await tx.audio_spans(recording.call_sid)
+            return Finalizing(changed, timeline, call, spans, *await _sealing(tx, recording))
 
         found = await self._deps.store.write(begin)
         if found is None:
             return
-        recording, timeline, call, spans = found
-        loop = asyncio.get_running_loop()
-        began = time.perf_counter()
-        rendered = await loop.run_in_executor(
-            None, render_to_disk, self._deps.files, recording, timeline, call, spans
-        )
-        self._deps.observe_render(time.perf_counter() - began)
+        absent_code: int | None = recordings.NO_VALID_KEY  # unless there is audio to keep
+        details, seconds = None, 0.0
+        if found.seal is not None or not found.encrypted:
+            loop = asyncio.get_running_loop()
+            began = time.perf_counter()
+            rendered, details = await loop.run_in_executor(
+                None, render_to_disk, self._deps.files, found.recording, found.timeline,
+                found.call, found.spans, found.seal,
+            )  # fmt: skip
+            self._deps.observe_render(time.perf_counter() - began)
+            absent_code, seconds = rendered.absent_code, rendered.seconds
 
         async def finish(tx: Tx) -> bool:
             current = await tx.lock_recording(sid)
             if current is None:
                 return False
             now = self._deps.clock()
-            if rendered.absent_code is None:
-                duration = recordings.whole_seconds(round(rendered.seconds * MICROS_PER_SECOND))
-                changed, events = recordings.complete(current, duration, now)
+            if absent_code is None:
+                duration = recordings.whole_seconds(round(seconds * MICROS_PER_SECOND))
+                changed, events = recordings.complete(current, duration, now, details)
             else:
-                changed, events = recordings.absent(current, rendered.absent_code, now)
+                changed, events = recordings.absent(current, absent_code, now)
             if events:
                 await tx.update_recording(changed)
                 await tx.append_events(events)

@@ -3,16 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from callrec.domain.model import AudioSpan, Call, Recording, RecordingEvent, RecordingTrack
+from callrec.domain.model import (
+    AudioSpan,
+    Call,
+    EncryptionDetails,
+    Recording,
+    RecordingEvent,
+    RecordingTrack,
+)
+from callrec.encryption import encrypt
 from callrec.media import capture, synth
 from callrec.media.capture import Captured
-from callrec.media.files import MediaFiles, write_wav
+from callrec.media.files import MediaFiles, wav_bytes, write_atomically, write_wav
 from callrec.media.overlay import overlay
 from callrec.media.peaks import peaks, write_peaks
 from callrec.media.render import Rendered, Samples, render, timeline
 
 SYNTHETIC_RATE = 8_000
+
+
+@dataclass(frozen=True, slots=True)
+class SealWith:
+    """The public key a recording's audio is to be encrypted with (Voice Recording
+    Encryption)."""
+
+    key_sid: str
+    pem: str
 
 
 def render_to_disk(
@@ -21,9 +39,11 @@ def render_to_disk(
     events: Sequence[RecordingEvent],
     call: Call | None,
     spans: Sequence[AudioSpan] = (),
-) -> Rendered:
+    seal: SealWith | None = None,
+) -> tuple[Rendered, EncryptionDetails | None]:
     """Render the recording from its timeline and capture file, with what the call's flow made
-    heard (`spans`) over its synthetic audio; write the WAV unless absent."""
+    heard (`spans`) over its synthetic audio; write the WAV unless absent. With `seal`, only
+    the encrypted WAV is written (and no waveform: its peaks would tell of the audio)."""
     path = files.capture(recording.sid)
     captured = capture.read(path) if path.exists() else Captured.empty(SYNTHETIC_RATE)
     streamed_from = call.stream_media_at if call is not None else None
@@ -33,9 +53,14 @@ def render_to_disk(
         return overlay(made, track, first, rate, spans, files.load_played)
 
     rendered = render(timeline(events), recording.options, captured, synthetic, streamed_from)
-    if rendered.absent_code is None:
-        write_wav(files.wav(recording.sid), rendered.audio, rendered.rate)
-        # The console's waveform, while the audio is at hand (tens of ms for an hour).
-        found = peaks(rendered.audio, rendered.rate, lead_trimmed=rendered.lead_trimmed)
-        write_peaks(files.peaks(recording.sid), found)
-    return rendered
+    if rendered.absent_code is not None:
+        return rendered, None
+    if seal is not None:
+        sealed, details = encrypt(wav_bytes(rendered.audio, rendered.rate), seal.key_sid, seal.pem)
+        write_atomically(files.wav(recording.sid), sealed)
+        return rendered, details
+    write_wav(files.wav(recording.sid), rendered.audio, rendered.rate)
+    # The console's waveform, while the audio is at hand (tens of ms for an hour).
+    found = peaks(rendered.audio, rendered.rate, lead_trimmed=rendered.lead_trimmed)
+    write_peaks(files.peaks(recording.sid), found)
+    return rendered, None

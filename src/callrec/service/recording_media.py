@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from callrec.domain.errors import NotFound
+from callrec.domain.errors import EncryptedMedia, NotFound
 from callrec.domain.model import Recording, RecordingStatus
 from callrec.media.files import MediaFiles, read_wav, write_mono_wav, write_mp3
 from callrec.media.peaks import Peaks, peaks, write_peaks
@@ -28,6 +28,8 @@ class RecordingMedia:
         """The recording's audio file (NotFound unless completed, and still there)."""
         if recording.status is not RecordingStatus.COMPLETED or extension not in EXTENSIONS:
             raise NotFound()
+        if recording.encryption is not None and (extension != "wav" or mono):
+            raise EncryptedMedia()  # only its owner can decrypt it, to make anything else
         path = self._files.variant(recording.sid, extension, mono)
         if not path.exists():
             make = partial(self._make, recording.sid, mono, extension)
@@ -37,8 +39,8 @@ class RecordingMedia:
     async def waveform(self, recording: Recording) -> Peaks:
         """The console's peaks of the recording (media/peaks.py), made from its WAV if the
         render did not (a recording rendered before peaks were kept; its trim is unknown)."""
-        if recording.status is not RecordingStatus.COMPLETED:
-            raise NotFound()
+        if recording.status is not RecordingStatus.COMPLETED or recording.encryption is not None:
+            raise NotFound()  # an encrypted recording has none: they would tell of its audio
         path = self._files.peaks(recording.sid)
         if not path.exists():
             await self._made_once(recording.sid, path, partial(self._make_peaks, recording.sid))

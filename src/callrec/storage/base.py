@@ -27,6 +27,7 @@ from callrec.domain.model import (
     FlowPosition,
     Micros,
     PhoneNumber,
+    PublicKey,
     Recording,
     RecordingEvent,
 )
@@ -216,6 +217,21 @@ class Tx(Protocol):
     async def set_completed(self, recording_sid: str, at: Micros) -> None:
         """When the recording completed: its retention period runs from then."""
         ...
+
+    async def set_encryption_key(self, account_sid: str, key_sid: str | None) -> None:
+        """The public key the account's recordings are encrypted with (None: not encrypted)."""
+        ...
+
+    # accounts' public keys
+
+    async def insert_public_key(self, key: PublicKey) -> None: ...
+    async def public_key(self, sid: str) -> PublicKey | None: ...
+    async def newest_public_key(self, account_sid: str) -> PublicKey | None: ...
+    async def list_public_keys(
+        self, account_sid: str, page: PageRequest
+    ) -> list[tuple[Position, PublicKey]]: ...
+    async def update_public_key(self, key: PublicKey) -> None: ...
+    async def delete_public_key(self, sid: str) -> None: ...
 
     async def expired_recordings(
         self, now: Micros, default: Micros | None, shortest: Micros, limit: int

@@ -43,6 +43,7 @@ PLAN = (
     ("processes", "SELECT * FROM processes ORDER BY id"),
     ("accounts", _ACCOUNTS_PARENTS_FIRST),
     ("credentials", "SELECT * FROM credentials ORDER BY sid"),
+    ("public_keys", "SELECT * FROM public_keys ORDER BY id"),
     ("phone_numbers", "SELECT * FROM phone_numbers ORDER BY id"),
     ("calls", "SELECT * FROM calls ORDER BY id"),
     ("call_audio", "SELECT * FROM call_audio ORDER BY id"),
@@ -56,8 +57,8 @@ _LINKS = "SELECT last_event_id, id FROM recordings WHERE last_event_id IS NOT NU
 _LINK = "UPDATE recordings SET last_event_id = ? WHERE id = ?"
 #: Tables whose PostgreSQL identity must go past the ids copied, so that new rows do not collide.
 IDENTITIES = (
-    "processes", "phone_numbers", "calls", "call_audio", "recordings", "recording_events",
-    "callbacks",
+    "processes", "public_keys", "phone_numbers", "calls", "call_audio", "recordings",
+    "recording_events", "callbacks",
 )  # fmt: skip
 #: Running servers' presence locks in this database, as PostgresPresence takes them (objid 0 is
 #: the migration lock, held for a moment by any process that starts).

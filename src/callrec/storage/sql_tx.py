@@ -24,6 +24,7 @@ from callrec.domain.model import (
     CallEvent,
     CallFlow,
     CallStatus,
+    EncryptionDetails,
     EventKind,
     FlowPosition,
     Micros,
@@ -52,6 +53,7 @@ from callrec.storage.base import (
 )
 from callrec.storage.sql_base import Row, Where
 from callrec.storage.sql_console import ConsoleSql
+from callrec.storage.sql_keys import PublicKeysSql
 from callrec.storage.sql_numbers import NumbersSql
 
 _CALL_COLUMNS = (
@@ -82,7 +84,7 @@ _SELECT_TIMELINE = (
 )
 _RECORDING_COLUMNS = (
     "id, sid, account_sid, call_sid, status, source, options, created_at, updated_at,"
-    " start_time, pause_behavior, duration, error_code, deleted_at"
+    " start_time, pause_behavior, duration, error_code, deleted_at, encryption"
 )
 _RECORDING_INSERT_COLUMNS = _RECORDING_COLUMNS.removeprefix("id, ")
 
@@ -109,7 +111,7 @@ SELECT_RECORDING_AND_CALL_STATE = (
 )
 _UPDATE_RECORDING = (
     "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?, duration = ?,"
-    " error_code = ?, deleted_at = ? WHERE sid = ?"
+    " error_code = ?, deleted_at = ?, encryption = ? WHERE sid = ?"
 )
 _UPDATE_RECORDING_STATUS = (  # with no new event, the last one stays the last
     "UPDATE recordings SET status = ?, updated_at = ?, pause_behavior = ?,"
@@ -148,6 +150,14 @@ def decode_options(text: str) -> RecordingOptions:
         callback_method=CallbackMethod(raw["callback_method"]),
         callback_events=tuple(CallbackEvent(event) for event in raw["callback_events"]),
     )
+
+
+def encode_encryption(details: EncryptionDetails | None) -> str | None:
+    return None if details is None else json.dumps(asdict(details))
+
+
+def decode_encryption(text: str | None) -> EncryptionDetails | None:
+    return None if text is None else EncryptionDetails(**json.loads(text))
 
 
 def encode_flow(flow: CallFlow | None) -> str | None:
@@ -233,7 +243,8 @@ def _recording(row: Row) -> Recording:
         duration,
         error_code,
         deleted_at,
-    ) = tuple(row)[:14]
+        encryption,
+    ) = tuple(row)[:15]
     return Recording(
         sid=sid,
         account_sid=account_sid,
@@ -248,13 +259,15 @@ def _recording(row: Row) -> Recording:
         duration=duration,
         error_code=error_code,
         deleted_at=deleted_at,
+        encryption=decode_encryption(encryption),
     )
 
 
 def _account(row: Row) -> Account:
     return Account(
-        row["sid"], row["friendly_name"], row["parent_sid"], row["created_at"], row["retention"]
-    )
+        row["sid"], row["friendly_name"], row["parent_sid"], row["created_at"], row["retention"],
+        row["encryption_key_sid"],
+    )  # fmt: skip
 
 
 def _event(row: Row) -> RecordingEvent:
@@ -320,7 +333,7 @@ def event_values(event: RecordingEvent) -> tuple[object, ...]:
     )
 
 
-class SqlTx(NumbersSql, ConsoleSql):
+class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql):
     """`Tx` in SQL; a backend runs the statements (the transaction is its caller's)."""
 
     # accounts and credentials
@@ -343,6 +356,11 @@ class SqlTx(NumbersSql, ConsoleSql):
 
     async def set_retention(self, account_sid: str, retention: Micros | None) -> None:
         await self._run("UPDATE accounts SET retention = ? WHERE sid = ?", retention, account_sid)
+
+    async def set_encryption_key(self, account_sid: str, key_sid: str | None) -> None:
+        await self._run(
+            "UPDATE accounts SET encryption_key_sid = ? WHERE sid = ?", key_sid, account_sid
+        )
 
     async def set_completed(self, recording_sid: str, at: Micros) -> None:
         await self._run("UPDATE recordings SET completed_at = ? WHERE sid = ?", at, recording_sid)
@@ -508,7 +526,7 @@ class SqlTx(NumbersSql, ConsoleSql):
     async def insert_recording(self, recording: Recording) -> None:
         await self._run(
             f"INSERT INTO recordings ({_RECORDING_INSERT_COLUMNS}, owner)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
             " (SELECT owner FROM calls WHERE sid = ?))",
             recording.sid,
             recording.account_sid,
@@ -523,6 +541,7 @@ class SqlTx(NumbersSql, ConsoleSql):
             recording.duration,
             recording.error_code,
             recording.deleted_at,
+            encode_encryption(recording.encryption),
             recording.call_sid,
         )
 
@@ -535,6 +554,7 @@ class SqlTx(NumbersSql, ConsoleSql):
             recording.duration,
             recording.error_code,
             recording.deleted_at,
+            encode_encryption(recording.encryption),
             recording.sid,
         )
 
