@@ -126,7 +126,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         base_url=(config.public_url or config.base_url).rstrip("/"),
         soft_delete_retention=round(config.soft_delete_retention_seconds * MICROS_PER_SECOND),
     )
-    files = MediaFiles(config.data_dir / "media")
+    files = MediaFiles(config.data_dir / "media", sealer.derive("callrec capture files"))
     media = MediaHub(files)
     accounts = AccountService(store, clock, sid_factory, sealer)
     policy = Policy()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import secrets
 import subprocess
 import sys
 import time
@@ -20,10 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from twilio.base.exceptions import TwilioRestException
 
+from callrec.media.codec import ulaw_decode
 from tests.conftest import AccountKeys, answered_call, eventually
+from tests.support.audio import Caller, basic_auth, secret_kept, ws_url
 from tests.support.client import sdk_client
 from tests.support.receiver import Receiver
 from tests.support.server import ServerProcess
+from tests.support.streamer import TwilioStreamer
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
 
@@ -196,3 +200,41 @@ def test_an_account_can_only_encrypt_with_its_own_key(
     server: ServerProcess, account: AccountKeys
 ) -> None:
     assert _update(account, "--encryption-key", "CR" + "0" * 32).returncode == 2
+
+
+def test_a_live_recordings_capture_is_sealed_too(
+    server: ServerProcess, account: AccountKeys
+) -> None:
+    """While the call is recorded, the audio captured so far rests on disk only encrypted; once
+    completed, the customer's key opens what was said."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    client = _client(server, account)
+    key = client.accounts.v1.credentials.public_key.create(public_key=_pem(private))
+    assert _update(account, "--encryption-key", key.sid).returncode == 0
+    call_sid = "CA" + secrets.token_hex(16)
+    caller = Caller()
+    caller.secret = True  # everything said is findable, byte for byte
+    streamer = TwilioStreamer(
+        ws_url(server), account.sid, call_sid, basic_auth(account.sid, account.token), caller
+    ).start()
+    try:
+        streamer.wait_for_frame(5)
+        recording = client.calls(call_sid).recordings.create(recording_track="inbound")
+        streamer.wait_for_frame(streamer.sent + 50)
+        time.sleep(0.6)  # flushed to the file at least twice a second
+        capture = server.data_dir / "media" / f"{recording.sid}.cap"
+        assert capture.read_bytes().startswith(b"CRCAPs1")
+        assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
+        client.calls(call_sid).recordings(recording.sid).update(status="stopped")
+    finally:
+        streamer.finish()
+    done = eventually(
+        lambda: (r := client.recordings(recording.sid).fetch()).status == "completed" and r
+    )
+    assert done
+    media = f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Recordings/{recording.sid}.wav"
+    sealed = httpx.get(media, auth=(account.sid, account.token)).content
+    heard = _decrypt(private, done.encryption_details, sealed)
+    said = ulaw_decode(streamer.payloads[10]).astype("<i2").tobytes()
+    assert said in heard
+    assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []

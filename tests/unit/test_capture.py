@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -102,3 +103,44 @@ def test_mulaw_is_kept_as_received_and_decoded_on_read(tmp_path: Path) -> None:
     writer.close()
     assert payload in path.read_bytes()  # as received: one byte a sample
     assert read(path).samples[0].tolist() == ulaw_decode(payload).tolist()
+
+
+KEY = bytes(range(32))
+
+
+def _frames(count: int, offset: int = 0) -> list[bytes]:
+    return [np.full(160, 1000 + i + offset, dtype="<i2").tobytes() for i in range(count)]
+
+
+def test_a_sealed_file_holds_no_plaintext_and_reads_back_with_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "s.cap"
+    writer = CaptureWriter(path, 8_000, Encoding.PCM16, KEY)
+    frames = _frames(5)
+    for i, frame in enumerate(frames):
+        writer.append(RecordingTrack.INBOUND, i * 20_000, frame)
+    writer.close()
+    stored = path.read_bytes()
+    assert all(frame not in stored for frame in frames)
+    captured = read(path, KEY)
+    assert captured.samples.tobytes() == b"".join(frames)
+    assert captured.media_at.tolist() == [i * 20_000 for i in range(5)]
+    with pytest.raises(ValueError, match="sealed"):
+        read(path)
+    assert len(read(path, bytes(32)).media_at) == 0  # another key opens nothing
+
+
+def test_a_sealed_file_resumes_sealed_after_its_torn_tail(tmp_path: Path) -> None:
+    path = tmp_path / "s.cap"
+    writer = CaptureWriter(path, 8_000, Encoding.PCM16, KEY)
+    for i, frame in enumerate(_frames(3)):
+        writer.append(RecordingTrack.OUTBOUND, i * 20_000, frame)
+    writer.close()
+    with path.open("ab") as torn:
+        torn.write(b"\x01\x00\xa0")  # a crash in the middle of the next record
+    with pytest.raises(ValueError, match="sealed"):
+        CaptureWriter(path, 8_000, Encoding.PCM16)  # not without its key
+    resumed = CaptureWriter(path, 8_000, Encoding.PCM16, KEY)
+    resumed.append(RecordingTrack.OUTBOUND, 60_000, _frames(1, offset=3)[0])
+    resumed.close()
+    captured = read(path, KEY)
+    assert captured.samples.tobytes() == b"".join(_frames(4))

@@ -145,6 +145,8 @@ class RecordingOptions:
     callback_url: str | None = None
     callback_method: CallbackMethod = CallbackMethod.POST
     callback_events: tuple[CallbackEvent, ...] = (CallbackEvent.COMPLETED,)
+    #: Its account encrypts recordings: the capture file is encrypted too, frame by frame.
+    sealed: bool = False
 
     @property
     def channel_count(self) -> int:

@@ -13,10 +13,17 @@ becomes several records; `count` says how many samples of a record are real. `ch
 Adler-32 of the record's data, computed for all records at once when reading: reading stops at
 the first record that fails it, and everything before is kept. Only frames that passed the gate
 (the recording was in progress) ever get here.
+
+A sealed capture file (a recording whose account encrypts its recordings: no plaintext audio
+rests on disk) has the magic `CRCAPs1\0`, and each record's data is AES-256-GCM ciphertext under
+the recording's own key (derived from the server's secret, MediaFiles.capture_key), between a
+random 12-byte nonce and the 16-byte tag; `check` covers the ciphertext, so torn tails are found
+as in a plain file, and the tag proves each record when it is read.
 """
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -25,12 +32,16 @@ from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
 from callrec.media.codec import ULAW_TO_PCM
 from callrec.media.encoding import Encoding
 
 MAGIC = b"CRCAPv3\0"
+SEALED_MAGIC = b"CRCAPs1\0"
+NONCE_BYTES, TAG_BYTES = 12, 16
 _FILE_HEADER = struct.Struct("<8sIIB7x")
 HEADER_BYTES = _FILE_HEADER.size
 _RECORD_HEAD = struct.Struct("<BBHIq")
@@ -41,17 +52,20 @@ _ADLER = 65_521
 _CHECK_CHUNK = 16_384
 
 
-def _record_type(block: int, encoding: Encoding) -> np.dtype[np.void]:
-    return np.dtype(
-        [
-            ("track", "u1"),
-            ("pad", "u1"),
-            ("count", "<u2"),
-            ("check", "<u4"),
-            ("media_at", "<i8"),
-            ("data", "u1", (block * encoding.width,)),
-        ]
-    )
+def _record_type(block: int, encoding: Encoding, sealed: bool = False) -> np.dtype[np.void]:
+    fields: list[tuple[str, str] | tuple[str, str, tuple[int]]] = [
+        ("track", "u1"),
+        ("pad", "u1"),
+        ("count", "<u2"),
+        ("check", "<u4"),
+        ("media_at", "<i8"),
+    ]
+    size = block * encoding.width
+    if sealed:
+        fields += [("nonce", "u1", (NONCE_BYTES,)), ("data", "u1", (size + TAG_BYTES,))]
+    else:
+        fields.append(("data", "u1", (size,)))
+    return np.dtype(fields)
 
 
 def _adler32(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint32]:
@@ -96,27 +110,35 @@ class Captured:
 
 
 class CaptureWriter:
-    """Appends frames to one recording's capture file (creating it, or resuming after a crash)."""
+    """Appends frames to one recording's capture file (creating it, or resuming after a crash);
+    with `key`, a sealed one (an existing file stays as it was begun)."""
 
-    def __init__(self, path: Path, rate: int, encoding: Encoding) -> None:
+    def __init__(self, path: Path, rate: int, encoding: Encoding, key: bytes | None = None) -> None:
         self.path = path
         if path.exists():
-            rate, block, encoding, valid_end = _scan(path)
+            rate, block, encoding, sealed, valid_end = _scan(path)
+            if sealed and key is None:
+                raise ValueError(f"{path} is sealed: its key is needed to append to it")
             with path.open("r+b") as file:
                 file.truncate(valid_end)  # cut a torn tail before appending after it
             self._file: BinaryIO = path.open("ab")
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            block = rate // BLOCKS_PER_SECOND
+            block, sealed = rate // BLOCKS_PER_SECOND, key is not None
             self._file = path.open("wb")
-            self._file.write(_FILE_HEADER.pack(MAGIC, rate, block, encoding))
+            magic = SEALED_MAGIC if sealed else MAGIC
+            self._file.write(_FILE_HEADER.pack(magic, rate, block, encoding))
         self.rate, self.block, self.encoding = rate, block, encoding
         self._bytes = block * encoding.width
+        self._cipher = AESGCM(key) if sealed and key is not None else None
 
     def append(self, track: RecordingTrack, media_at: Micros, data: bytes) -> None:
         """Append audio in the file's encoding that begins at `media_at` on the media clock."""
         width, size = self.encoding.width, self._bytes
         code = TRACK_CODES[track]
+        if self._cipher is not None:
+            self._append_sealed(code, media_at, data)
+            return
         if len(data) == size:  # one whole frame: the hot path, kept short
             self._file.write(_RECORD_HEAD.pack(code, 0, self.block, zlib.adler32(data), media_at))
             self._file.write(data)
@@ -131,6 +153,19 @@ class CaptureWriter:
             head = _RECORD_HEAD.pack(code, 0, count, zlib.adler32(piece), media_at + index * step)
             self._file.write(head + piece)
 
+    def _append_sealed(self, code: int, media_at: Micros, data: bytes) -> None:
+        assert self._cipher is not None
+        width, size = self.encoding.width, self._bytes
+        data = data[: len(data) // width * width]
+        step = self.block * MICROS_PER_SECOND // self.rate
+        for index, start in enumerate(range(0, len(data), size)):
+            piece = data[start : start + size].ljust(size, b"\0")
+            count = min(self.block, (len(data) - start) // width)
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = self._cipher.encrypt(nonce, piece, None)
+            head = _RECORD_HEAD.pack(code, 0, count, zlib.adler32(sealed), media_at + index * step)
+            self._file.write(head + nonce + sealed)
+
     def flush(self) -> None:
         """Hand what was written to the OS: a crash of the process no longer loses it."""
         self._file.flush()
@@ -139,28 +174,50 @@ class CaptureWriter:
         self._file.close()
 
 
-def read(path: Path) -> Captured:
-    """Every intact record of a capture file, in the order written, as 16-bit PCM."""
+def read(path: Path, key: bytes | None = None) -> Captured:
+    """Every intact record of a capture file, in the order written, as 16-bit PCM (a sealed
+    file's records decrypted with `key`; one whose tag fails ends the reading, as a torn tail)."""
     data = path.read_bytes()
-    rate, block, encoding = _parse_header(data)
-    records = _records(data, block, encoding)
+    rate, block, encoding, sealed = _parse_header(data)
+    records = _records(data, block, encoding, sealed)
     raw = records["data"]
+    if sealed:
+        if key is None:
+            raise ValueError(f"{path} is sealed: its key is needed to read it")
+        raw, records = _opened(records, AESGCM(key))
     mulaw = encoding is Encoding.MULAW
     samples = ULAW_TO_PCM[raw] if mulaw else raw.view("<i2").astype(np.int16)
     return Captured(rate, records["track"], records["media_at"], records["count"], samples)
 
 
-def _parse_header(data: bytes) -> tuple[int, int, Encoding]:
+def _opened(
+    records: npt.NDArray[np.void], cipher: AESGCM
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.void]]:
+    """The records' plaintext data, up to the first whose tag fails."""
+    plain = []
+    for nonce, sealed in zip(records["nonce"], records["data"], strict=True):
+        try:
+            plain.append(cipher.decrypt(nonce.tobytes(), sealed.tobytes(), None))
+        except InvalidTag:
+            break
+    size = records["data"].shape[1] - TAG_BYTES
+    raw = np.frombuffer(b"".join(plain), dtype=np.uint8).reshape(-1, size)
+    return raw, records[: len(plain)]
+
+
+def _parse_header(data: bytes) -> tuple[int, int, Encoding, bool]:
     if len(data) < HEADER_BYTES:
         raise ValueError("not a capture file: too short")
     magic, rate, block, encoding = _FILE_HEADER.unpack_from(data)
-    if magic != MAGIC or rate <= 0 or block <= 0 or encoding not in (1, 2):
+    if magic not in (MAGIC, SEALED_MAGIC) or rate <= 0 or block <= 0 or encoding not in (1, 2):
         raise ValueError("not a capture file")
-    return int(rate), int(block), Encoding(encoding)
+    return int(rate), int(block), Encoding(encoding), magic == SEALED_MAGIC
 
 
-def _records(data: bytes, block: int, encoding: Encoding) -> npt.NDArray[np.void]:
-    kind = _record_type(block, encoding)
+def _records(
+    data: bytes, block: int, encoding: Encoding, sealed: bool = False
+) -> npt.NDArray[np.void]:
+    kind = _record_type(block, encoding, sealed)
     whole = (len(data) - HEADER_BYTES) // kind.itemsize
     records = np.frombuffer(data, dtype=kind, count=whole, offset=HEADER_BYTES)
     bad = np.flatnonzero(
@@ -171,9 +228,10 @@ def _records(data: bytes, block: int, encoding: Encoding) -> npt.NDArray[np.void
     return records[: bad[0]] if bad.size else records
 
 
-def _scan(path: Path) -> tuple[int, int, Encoding, int]:
+def _scan(path: Path) -> tuple[int, int, Encoding, bool, int]:
     """The header's fields, and the byte offset where the intact records end."""
     data = path.read_bytes()
-    rate, block, encoding = _parse_header(data)
-    intact = len(_records(data, block, encoding))
-    return rate, block, encoding, HEADER_BYTES + intact * _record_type(block, encoding).itemsize
+    rate, block, encoding, sealed = _parse_header(data)
+    intact = len(_records(data, block, encoding, sealed))
+    size = _record_type(block, encoding, sealed).itemsize
+    return rate, block, encoding, sealed, HEADER_BYTES + intact * size

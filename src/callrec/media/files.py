@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import os
 import wave
@@ -15,12 +17,20 @@ MP3_KBPS = 32
 
 
 class MediaFiles:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, secret: bytes = b"") -> None:
         self.root = root
+        self._secret = secret
         root.mkdir(parents=True, exist_ok=True)
 
     def capture(self, sid: str) -> Path:
         return self.root / f"{sid}.cap"
+
+    def capture_key(self, sid: str) -> bytes:
+        """The key of the recording's sealed capture file: its own, derived from the
+        deployment's secret, so that every process of it can append to the file and render it."""
+        if not self._secret:
+            raise ValueError("no secret to seal capture files with")
+        return hmac.new(self._secret, f"capture {sid}".encode(), hashlib.sha256).digest()
 
     def wav(self, sid: str) -> Path:
         return self.root / f"{sid}.wav"

@@ -91,6 +91,7 @@ class Stats:
 @dataclass(slots=True)
 class _Capture:
     call_sid: str
+    sealed: bool = False  # its file encrypted (its account encrypts recordings)
     open: bool = False  # until a decision to open it commits
     writer: CaptureWriter | None = None
     decisions: int = 0  # pauses, resumes and stops decided so far
@@ -122,13 +123,15 @@ class MediaHub:
 
     # recordings, driven by the service
 
-    def gate_decided(self, recording_sid: str, call_sid: str, open_: bool) -> int:
+    def gate_decided(
+        self, recording_sid: str, call_sid: str, open_: bool, sealed: bool = False
+    ) -> int:
         """A start or resume (`open_`), or a pause or stop, was decided: a closing gate closes
         now, an opening one waits for `gate_committed`. The first decision registers the
-        recording's capture. Returns the decision's number."""
+        recording's capture (`sealed`: its file encrypted). Returns the decision's number."""
         capture = self._captures.get(recording_sid)
         if capture is None:
-            capture = self._captures[recording_sid] = _Capture(call_sid)
+            capture = self._captures[recording_sid] = _Capture(call_sid, sealed=sealed)
             self._by_call.setdefault(call_sid, set()).add(recording_sid)
             stream = self._streams.get(call_sid)
             if stream is not None and open_:
@@ -249,7 +252,9 @@ class MediaHub:
             stats.frames_captured += 1
 
     def _open(self, recording_sid: str, stream: _Stream) -> CaptureWriter:
-        return CaptureWriter(self.files.capture(recording_sid), stream.rate, stream.encoding)
+        sealed = self._captures[recording_sid].sealed
+        key = self.files.capture_key(recording_sid) if sealed else None
+        return CaptureWriter(self.files.capture(recording_sid), stream.rate, stream.encoding, key)
 
     # durability
 

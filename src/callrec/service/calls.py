@@ -203,7 +203,7 @@ class CallService:
             for recording in await tx.lock_live_recordings_of_call(sid):
                 changed, events = recordings.stop_with_call(recording, now, media_at)
                 if events:
-                    gates.decide(changed.sid, sid, changed.status)
+                    gates.decide(changed, sid)
                     await tx.update_recording(changed)
                     await tx.append_events(events)
                     await tx.set_finalizer(changed.sid, self._deps.me.id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TypeVar
 
-from callrec.domain.model import RecordingStatus
+from callrec.domain.model import Recording, RecordingStatus
 from callrec.service.deps import Deps
 from callrec.storage.base import Tx, Work
 
@@ -20,13 +20,14 @@ class GateDecisions:
         self._deps = deps
         self._taken: list[tuple[str, int, bool]] = []
 
-    def decide(self, recording_sid: str, call_sid: str, status: RecordingStatus) -> None:
-        """Inside the unit, once it holds the recording: the recording is to be in `status`.
-        A pause or stop closes its gate at once, before any later frame is looked at; a start
-        or resume opens it only once committed."""
-        open_ = status is RecordingStatus.IN_PROGRESS
-        decision = self._deps.media.gate_decided(recording_sid, call_sid, open_)
-        self._taken.append((recording_sid, decision, open_))
+    def decide(self, recording: Recording, call_sid: str) -> None:
+        """Inside the unit, once it holds the recording: the recording is to be as given. A
+        pause or stop closes its gate at once, before any later frame is looked at; a start or
+        resume opens it only once committed. A sealed recording's capture file is encrypted."""
+        open_ = recording.status is RecordingStatus.IN_PROGRESS
+        sealed = recording.options.sealed
+        decision = self._deps.media.gate_decided(recording.sid, call_sid, open_, sealed)
+        self._taken.append((recording.sid, decision, open_))
 
     async def write(self, work: Work[T]) -> T:
         """Run the unit that takes the decisions, then settle them: as decided once it has

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from callrec.background import BackgroundTasks
@@ -24,6 +24,7 @@ from callrec.domain.model import (
     Micros,
     Recording,
     RecordingEvent,
+    RecordingOptions,
     RecordingSource,
     RecordingStatus,
 )
@@ -48,6 +49,17 @@ class Finalizing:
     #: Its account encrypts recordings; `seal`: with this key (None: it has no usable key).
     encrypted: bool
     seal: SealWith | None
+
+
+async def sealed_if_encrypting(
+    tx: Tx, account_sid: str, options: RecordingOptions
+) -> RecordingOptions:
+    """The options of a new recording: sealed (its capture file encrypted) if its account
+    encrypts recordings."""
+    account = await tx.account(account_sid)
+    if account is None or account.encryption_key_sid is None:
+        return options
+    return replace(options, sealed=True)
 
 
 async def _sealing(tx: Tx, recording: Recording) -> tuple[bool, SealWith | None]:
@@ -162,13 +174,13 @@ class Lifecycle:
             recording, events = recordings.start(
                 self._deps.new_sid("RE"),
                 answered,
-                answered.recording_options,
+                await sealed_if_encrypting(tx, answered.account_sid, answered.recording_options),
                 RecordingSource.OUTBOUND_API,
                 now,
                 0,  # the media clock starts when the call is answered
                 actor=None,
             )
-            gates.decide(recording.sid, call_sid, recording.status)
+            gates.decide(recording, call_sid)
             await tx.insert_recording(recording)
             await tx.append_events(events)
             if await enqueue(tx, self._deps, recording, CallbackEvent.IN_PROGRESS):

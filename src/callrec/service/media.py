@@ -45,7 +45,11 @@ def render_to_disk(
     heard (`spans`) over its synthetic audio; write the WAV unless absent. With `seal`, only
     the encrypted WAV is written (and no waveform: its peaks would tell of the audio)."""
     path = files.capture(recording.sid)
-    captured = capture.read(path) if path.exists() else Captured.empty(SYNTHETIC_RATE)
+    if path.exists():
+        key = files.capture_key(recording.sid) if recording.options.sealed else None
+        captured = capture.read(path, key)
+    else:
+        captured = Captured.empty(SYNTHETIC_RATE)
     streamed_from = call.stream_media_at if call is not None else None
 
     def synthetic(track: RecordingTrack, first: int, count: int, rate: int) -> Samples:

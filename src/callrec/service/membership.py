@@ -204,7 +204,7 @@ class Membership:
                     await tx.set_custody(call.sid, Custody(me.id, streaming=False))
                 media_at = media.position(call.sid, call.start_time, now)
                 for recording in await tx.lock_live_recordings_of_call(call.sid):
-                    gates.decide(recording.sid, call.sid, recording.status)
+                    gates.decide(recording, call.sid)
                     if custody.streaming:
                         why = PROCESS_DIED.format(dead=dead)
                         lost = gap(recording.sid, EventKind.INTERRUPTED, now, media_at, why)

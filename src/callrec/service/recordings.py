@@ -22,7 +22,7 @@ from callrec.domain.recording import gap
 from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call, owned_call, owned_recording
 from callrec.service.gates import GateDecisions
-from callrec.service.lifecycle import Lifecycle
+from callrec.service.lifecycle import Lifecycle, sealed_if_encrypting
 from callrec.service.outbox import enqueue
 from callrec.storage.base import (
     CallState,
@@ -72,13 +72,13 @@ class RecordingService:
             recording, events = recordings.start(
                 sid,
                 call,
-                options,
+                await sealed_if_encrypting(tx, account_sid, options),
                 source,
                 now,
                 self._deps.media.position(call.sid, call.start_time, now),
                 actor,
             )
-            gates.decide(recording.sid, call_sid, recording.status)
+            gates.decide(recording, call_sid)
             if call.stream_media_at is not None and not custody.streaming:
                 # Started in a gap (the call's stream dropped): its timeline opens with one.
                 started_at = events[0].media_at or 0
@@ -124,7 +124,7 @@ class RecordingService:
                 recording, state.status, target, behavior, now, media_at, actor
             )
             if events:
-                gates.decide(changed.sid, call_sid, changed.status)
+                gates.decide(changed, call_sid)
                 await tx.record_status_change(changed, events)
                 if changed.status is RecordingStatus.STOPPED:
                     await tx.set_finalizer(changed.sid, self._deps.me.id)

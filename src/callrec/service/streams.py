@@ -131,7 +131,7 @@ class StreamService:
             await tx.set_custody(sid, Custody(me.id, streaming=True))
             back = call.stream_media_at is not None and not custody.streaming
             for recording in await tx.lock_live_recordings_of_call(sid):
-                gates.decide(recording.sid, sid, recording.status)
+                gates.decide(recording, sid)
                 if back:
                     await tx.append_events(
                         [gap(recording.sid, EventKind.RESTORED, now, origin, RECONNECTED)]

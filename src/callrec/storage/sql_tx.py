@@ -135,6 +135,7 @@ def encode_options(options: RecordingOptions) -> str:
             "callback_url": options.callback_url,
             "callback_method": options.callback_method,
             "callback_events": list(options.callback_events),
+            "sealed": options.sealed,
         }
     )
 
@@ -149,6 +150,7 @@ def decode_options(text: str) -> RecordingOptions:
         callback_url=raw["callback_url"],
         callback_method=CallbackMethod(raw["callback_method"]),
         callback_events=tuple(CallbackEvent(event) for event in raw["callback_events"]),
+        sealed=raw.get("sealed", False),  # written before migration 0016: never sealed
     )
 
 
