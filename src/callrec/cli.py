@@ -90,6 +90,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     serve.add_argument(
+        "--media-store",
+        metavar="s3://BUCKET[/PREFIX]",
+        help="keep completed recordings' files in an S3-compatible bucket (endpoint and"
+        " credentials from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …; default: the data directory)",
+    )
+    serve.add_argument(
+        "--media-urls",
+        choices=("redirect", "proxy"),
+        default="redirect",
+        help="with --media-store, answer media requests with a redirect to a short-lived signed"
+        " URL, as Twilio does (default), or pass the bytes through",
+    )
+    serve.add_argument(
         "--retention",
         type=float,
         metavar="SECONDS",
@@ -271,6 +284,8 @@ def _serve(args: argparse.Namespace) -> int:
         args.peer_url or _peer_url(args.host, args.port),
         args.retention,
         args.retention_sweep,
+        args.media_store,
+        args.media_urls,
         args.metrics_port,
         args.metrics_host,
     )

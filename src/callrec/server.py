@@ -28,6 +28,7 @@ from callrec.ids import Clock, ProcessIdentity, SidFactory, new_sid, system_cloc
 from callrec.logs import Answered, request_answered
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
+from callrec.media.store import S3Store
 from callrec.metrics import Metrics, serve_metrics
 from callrec.peers import PeerClient
 from callrec.service.accounts import AccountService
@@ -96,6 +97,10 @@ class Config:
     #: (None: for ever), and how often to look for those past it.
     retention_seconds: float | None = None
     retention_sweep_seconds: float = 60.0
+    #: Where completed recordings' files go: an s3:// URL (None: the data directory), and
+    #: whether their media requests are redirected to a signed URL or proxied.
+    media_store: str | None = None
+    media_urls: str = "redirect"
     #: The Prometheus metrics' own listener (None: no metrics served).
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
@@ -139,9 +144,10 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         media, dispatcher.outcomes, lambda: store.read(lambda tx: tx.live_counts(me.id))
     )
     store.on_commit = metrics.commit
+    media_store = S3Store(config.media_store) if config.media_store else None
     deps = Deps(
         store, clock, sid_factory, media, files, settings, dispatcher.wake, me,
-        observe_render=metrics.render,
+        observe_render=metrics.render, media_store=media_store,
     )  # fmt: skip
     draining = Draining()
     lifecycle = Lifecycle(deps)
@@ -182,7 +188,9 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         flows=flows,
         numbers=NumberService(deps),
         public_keys=PublicKeyService(deps),
-        recording_media=RecordingMedia(recordings, files),
+        recording_media=RecordingMedia(recordings, files, media_store),
+        media_store=media_store,
+        media_urls=config.media_urls,
         console=ConsoleSessions(store, clock, accounts),
         public_url=config.public_url,
         public_media=config.public_media,

@@ -12,6 +12,7 @@ from callrec.draining import Draining
 from callrec.ids import Clock, ProcessIdentity, system_clock
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
+from callrec.media.store import S3Store
 from callrec.service.accounts import AccountService
 from callrec.service.callbacks import CallbackService
 from callrec.service.calls import CallService
@@ -56,6 +57,10 @@ class Services:
     clock: Clock = system_clock
     #: Set when the server begins to shut down: long-lived responses end then.
     draining: Draining = field(default_factory=Draining)
+    #: Where completed recordings' files live when not in the data directory (S3), and whether
+    #: their media requests are answered with a redirect to a signed URL or proxied.
+    media_store: S3Store | None = None
+    media_urls: str = "redirect"
     #: Why the server cannot serve now (None: it can): readiness.
     unready: Callable[[], Awaitable[str | None]] = _always_ready
 

@@ -3,10 +3,13 @@ with `RequestedChannels`, HTTP Range and a correct Content-Length (Starlette's F
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
+from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse
+from starlette.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -16,6 +19,7 @@ from callrec.api.context import Services
 from callrec.api.errors import ApiError, invalid, not_found
 from callrec.api.resource import Resource
 from callrec.domain.model import RecordingStatus
+from callrec.service.recording_media import Stored
 
 MEDIA = "/2010-04-01/Accounts/{account_sid}/Recordings/{name}"
 _NAME = re.compile(r"(RE[0-9a-f]{32})(?:\.(wav|mp3))?")
@@ -43,7 +47,38 @@ def routes(services: Services) -> list[Route]:
         mono = channels == "1" and recorded == 2
         if mono and recording.encryption is not None:
             raise ApiError(400, 400, "The recording is encrypted: only its channels as recorded")
-        path = await services.recording_media.file(recording, extension, mono)
-        return FileResponse(path, media_type=MEDIA_TYPES[extension])
+        located = await services.recording_media.file(recording, extension, mono)
+        return await answer_media(services, request, located, MEDIA_TYPES[extension])
 
     return [Route(MEDIA, Resource(get=download))]
+
+
+async def answer_media(
+    services: Services,
+    request: Request,
+    located: Path | Stored,
+    media_type: str,
+    headers: dict[str, str] | None = None,
+    redirect: bool = True,
+) -> ASGIApp:
+    """A file of a recording: from the data directory (Range honoured); from the media store,
+    a redirect to a short-lived signed URL, as Twilio answers (`--media-urls redirect`), or
+    its bytes passed through (`proxy`, and always with `redirect` False)."""
+    if isinstance(located, Path):
+        return FileResponse(located, media_type=media_type, headers=headers)
+    store = services.media_store
+    assert store is not None
+    if redirect and services.media_urls == "redirect":
+        url = await asyncio.to_thread(store.signed_url, located.name, media_type)
+        return RedirectResponse(url, 302, headers=headers)
+    byte_range = request.headers.get("range")
+    fetched = await asyncio.to_thread(store.fetch, located.name, byte_range)
+    if fetched is None:
+        raise not_found(request.url.path)
+    answer_headers = {**(headers or {}), "Accept-Ranges": "bytes"}
+    answer_headers["Content-Length"] = str(fetched.length)
+    if fetched.content_range:
+        answer_headers["Content-Range"] = fetched.content_range
+    status = 206 if fetched.content_range else 200
+    chunks = iterate_in_threadpool(fetched.chunks)
+    return StreamingResponse(chunks, status, answer_headers, media_type=media_type)

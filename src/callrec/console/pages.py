@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from callrec.api import forms
 from callrec.api.context import Services
+from callrec.api.media import answer_media
 from callrec.console import views
 from callrec.console.web import (
     Page,
@@ -187,9 +188,8 @@ def routes(services: Services) -> list[Route]:
     async def peaks(request: Request) -> Response:
         who = await viewer(services, request, to_page=False)
         found = await shown_recording(services, who, request.path_params["sid"])
-        path = services.files.peaks(found.sid)
-        await services.recording_media.waveform(found)
-        return FileResponse(path, media_type="application/json", headers=_PRIVATE)
+        waveform = await services.recording_media.waveform(found)
+        return Response(waveform.to_json(), media_type="application/json", headers=_PRIVATE)
 
     async def audio(request: Request) -> Response:
         who = await viewer(services, request, to_page=False)
@@ -197,11 +197,16 @@ def routes(services: Services) -> list[Route]:
         extension = request.path_params["extension"]
         if extension not in MEDIA_TYPES:
             raise NotFound()
-        path = await services.recording_media.file(found, extension, mono=False)
+        located = await services.recording_media.file(found, extension, mono=False)
         headers = dict(_PRIVATE)
         if "download" in forms.query(request):
             headers["Content-Disposition"] = f'attachment; filename="{found.sid}.{extension}"'
-        return FileResponse(path, media_type=MEDIA_TYPES[extension], headers=headers)
+        # Proxied: the page's player may play only what comes from the console's own origin.
+        answer = await answer_media(
+            services, request, located, MEDIA_TYPES[extension], headers, redirect=False
+        )
+        assert isinstance(answer, Response)
+        return answer
 
     return [
         Route("/console", Page(get=home)),

@@ -11,6 +11,7 @@ from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.ids import Clock, ProcessIdentity, SidFactory
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
+from callrec.media.store import S3Store
 from callrec.service.call_changes import CallChanges
 from callrec.storage.base import Custody, Store, Tx
 
@@ -41,6 +42,8 @@ class Deps:
     call_changes: CallChanges = field(default_factory=CallChanges)
     #: Told how many seconds each render of a recording took (the server's metrics).
     observe_render: Callable[[float], None] = lambda seconds: None
+    #: Where completed recordings' files go (None: they stay in the data directory).
+    media_store: S3Store | None = None
 
 
 async def owned_call(tx: Tx, account_sid: str, call_sid: str) -> Call:

@@ -30,7 +30,7 @@ from callrec.domain.model import (
 )
 from callrec.service.deps import Deps
 from callrec.service.gates import GateDecisions
-from callrec.service.media import SealWith, render_to_disk
+from callrec.service.media import SealWith, keep, render_to_disk
 from callrec.service.outbox import enqueue, enqueue_call
 from callrec.storage.base import Tx
 
@@ -231,6 +231,8 @@ class Lifecycle:
             )  # fmt: skip
             self._deps.observe_render(time.perf_counter() - began)
             absent_code, seconds = rendered.absent_code, rendered.seconds
+            if absent_code is None:  # to the media store, if any, before it is `completed`
+                await keep(self._deps.files, self._deps.media_store, sid)
 
         async def finish(tx: Tx) -> bool:
             current = await tx.lock_recording(sid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from callrec.media.files import MediaFiles, wav_bytes, write_atomically, write_w
 from callrec.media.overlay import overlay
 from callrec.media.peaks import peaks, write_peaks
 from callrec.media.render import Rendered, Samples, render, timeline
+from callrec.media.store import S3Store
 
 SYNTHETIC_RATE = 8_000
 
@@ -68,3 +70,26 @@ def render_to_disk(
     found = peaks(rendered.audio, rendered.rate, lead_trimmed=rendered.lead_trimmed)
     write_peaks(files.peaks(recording.sid), found)
     return rendered, None
+
+
+async def forget(files: MediaFiles, store: S3Store | None, sid: str) -> None:
+    """Delete every file of the recording: in the data directory, and in the media store."""
+    files.delete(sid)
+    if store is not None:
+        await asyncio.to_thread(store.delete_recording, sid)
+
+
+async def keep(files: MediaFiles, store: S3Store | None, sid: str) -> None:
+    """A rendered recording's files to the media store, if there is one: its WAV and its
+    waveform go up, and only then are the local copies dropped (the recording is `completed`
+    once its media can be served)."""
+    if store is None:
+        return
+
+    def upload() -> None:
+        for path in (files.wav(sid), files.peaks(sid)):
+            if path.exists():
+                store.upload(path, path.name)
+                path.unlink()
+
+    await asyncio.to_thread(upload)

@@ -1,11 +1,14 @@
 """A completed recording's files as they are asked for: WAV or MP3, as recorded or downmixed to
 mono, and the console's waveform. Each is made on first request, in a thread, once for all who
-ask at the same time, and kept."""
+ask at the same time, and kept: in the data directory, or in the media store (S3), where a form
+is made from the WAV fetched into a directory of its own, stored, and the local copies dropped."""
 
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -13,28 +16,46 @@ from callrec.domain.errors import EncryptedMedia, NotFound
 from callrec.domain.model import Recording, RecordingStatus
 from callrec.media.files import MediaFiles, read_wav, write_mono_wav, write_mp3
 from callrec.media.peaks import Peaks, peaks, write_peaks
+from callrec.media.store import S3Store
+from callrec.service.media import forget
 from callrec.service.recordings import RecordingService
 
 EXTENSIONS = ("wav", "mp3")
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A file in the media store, by its name there."""
+
+    name: str
+
+
 class RecordingMedia:
-    def __init__(self, recordings: RecordingService, files: MediaFiles) -> None:
+    def __init__(
+        self, recordings: RecordingService, files: MediaFiles, store: S3Store | None = None
+    ) -> None:
         self._recordings = recordings
         self._files = files
+        self._store = store
         self._making: dict[Path, asyncio.Future[None]] = {}
 
-    async def file(self, recording: Recording, extension: str, mono: bool) -> Path:
+    async def file(self, recording: Recording, extension: str, mono: bool) -> Path | Stored:
         """The recording's audio file (NotFound unless completed, and still there)."""
         if recording.status is not RecordingStatus.COMPLETED or extension not in EXTENSIONS:
             raise NotFound()
         if recording.encryption is not None and (extension != "wav" or mono):
             raise EncryptedMedia()  # only its owner can decrypt it, to make anything else
         path = self._files.variant(recording.sid, extension, mono)
-        if not path.exists():
-            make = partial(self._make, recording.sid, mono, extension)
+        store = self._store
+        if store is None:
+            if not path.exists():
+                make = partial(_make, self._files, recording.sid, mono, extension)
+                await self._made_once(recording.sid, path, make)
+            return path
+        if not await asyncio.to_thread(store.exists, path.name):
+            make = partial(self._make_stored, store, recording.sid, mono, extension)
             await self._made_once(recording.sid, path, make)
-        return path
+        return Stored(path.name)
 
     async def waveform(self, recording: Recording) -> Peaks:
         """The console's peaks of the recording (media/peaks.py), made from its WAV if the
@@ -42,9 +63,20 @@ class RecordingMedia:
         if recording.status is not RecordingStatus.COMPLETED or recording.encryption is not None:
             raise NotFound()  # an encrypted recording has none: they would tell of its audio
         path = self._files.peaks(recording.sid)
-        if not path.exists():
-            await self._made_once(recording.sid, path, partial(self._make_peaks, recording.sid))
-        return Peaks.from_json(path.read_bytes())
+        store = self._store
+        if store is None:
+            if not path.exists():
+                make = partial(_make_peaks, self._files, recording.sid)
+                await self._made_once(recording.sid, path, make)
+            return Peaks.from_json(path.read_bytes())
+        data = await asyncio.to_thread(store.read, path.name)
+        if data is None:
+            make = partial(self._make_stored_peaks, store, recording.sid)
+            await self._made_once(recording.sid, path, make)
+            data = await asyncio.to_thread(store.read, path.name)
+            if data is None:
+                raise NotFound()
+        return Peaks.from_json(data)
 
     async def _made_once(self, sid: str, path: Path, make: Callable[[], None]) -> None:
         """Make the file in a thread, once for all who ask at the same time; then make sure a
@@ -59,7 +91,7 @@ class RecordingMedia:
         except FileNotFoundError as error:
             missing = error  # its WAV went: deleted meanwhile, or a real fault
         if not await self._exists(sid):
-            self._files.delete(sid)
+            await forget(self._files, self._store, sid)
             raise NotFound()
         if missing is not None:
             raise missing
@@ -72,14 +104,34 @@ class RecordingMedia:
             return False
         return True
 
-    def _make(self, sid: str, mono: bool, extension: str) -> None:
-        wav = self._files.wav(sid)
-        if mono:
-            write_mono_wav(wav, self._files.variant(sid, "wav", True))
-            wav = self._files.variant(sid, "wav", True)
-        if extension == "mp3":
-            write_mp3(wav, self._files.variant(sid, "mp3", mono))
+    def _make_stored(self, store: S3Store, sid: str, mono: bool, extension: str) -> None:
+        """Make a form of the stored WAV, in a directory of its own, and store it."""
+        with tempfile.TemporaryDirectory(dir=self._files.root) as folder:
+            local = MediaFiles(Path(folder))
+            if not store.download(local.wav(sid).name, local.wav(sid)):
+                raise FileNotFoundError(sid)
+            _make(local, sid, mono, extension)
+            made = local.variant(sid, extension, mono)
+            store.upload(made, made.name)
 
-    def _make_peaks(self, sid: str) -> None:
-        audio, rate = read_wav(self._files.wav(sid))
-        write_peaks(self._files.peaks(sid), peaks(audio, rate))
+    def _make_stored_peaks(self, store: S3Store, sid: str) -> None:
+        with tempfile.TemporaryDirectory(dir=self._files.root) as folder:
+            local = MediaFiles(Path(folder))
+            if not store.download(local.wav(sid).name, local.wav(sid)):
+                raise FileNotFoundError(sid)
+            _make_peaks(local, sid)
+            store.upload(local.peaks(sid), local.peaks(sid).name)
+
+
+def _make(files: MediaFiles, sid: str, mono: bool, extension: str) -> None:
+    wav = files.wav(sid)
+    if mono:
+        write_mono_wav(wav, files.variant(sid, "wav", True))
+        wav = files.variant(sid, "wav", True)
+    if extension == "mp3":
+        write_mp3(wav, files.variant(sid, "mp3", mono))
+
+
+def _make_peaks(files: MediaFiles, sid: str) -> None:
+    audio, rate = read_wav(files.wav(sid))
+    write_peaks(files.peaks(sid), peaks(audio, rate))

@@ -23,6 +23,7 @@ from callrec.service.custody import ensure_here
 from callrec.service.deps import Deps, locked_call, owned_call, owned_recording
 from callrec.service.gates import GateDecisions
 from callrec.service.lifecycle import Lifecycle, sealed_if_encrypting
+from callrec.service.media import forget
 from callrec.service.outbox import enqueue
 from callrec.storage.base import (
     CallState,
@@ -212,7 +213,7 @@ class RecordingService:
             await tx.append_events(events)
 
         await self._deps.store.write(delete)
-        self._deps.files.delete(sid)
+        await forget(self._deps.files, self._deps.media_store, sid)
 
     async def events(self, account_sid: str, sid: str) -> list[RecordingEvent]:
         async def timeline(tx: Tx) -> list[RecordingEvent]:

@@ -13,6 +13,7 @@ import logging
 from callrec.domain import recording as recordings
 from callrec.domain.model import Micros
 from callrec.service.deps import Deps
+from callrec.service.media import forget
 from callrec.storage.base import StorageError, Tx
 
 #: Recordings expired per look; the next look goes on where this one stopped.
@@ -77,5 +78,5 @@ class Retention:
             return True
 
         if await self._deps.store.write(expire):
-            self._deps.files.delete(sid)
+            await forget(self._deps.files, self._deps.media_store, sid)
             log.info("retention: deleted the audio of %s", sid)
