@@ -74,8 +74,8 @@ from callrec.domain.model import (
     RecordingSource,
     RecordingStatus,
 )
-from callrec.media.files import MediaFiles, read_wav
-from callrec.media.peaks import COLUMNS, Peaks, peaks, write_peaks
+from callrec.media.files import MediaFiles
+from callrec.media.peaks import COLUMNS, Peaks, peaks
 from callrec.server import open_accounts
 from callrec.service.media import render_to_disk
 from callrec.storage.base import Custody, Tx
@@ -274,14 +274,14 @@ def steps_of_cold_view(built: Built) -> dict[str, float]:
             return source.readframes(source.getnframes())
 
     timed("wav_bytes", read_bytes)
-    audio, rate = timed("read_wav", lambda: read_wav(wav))
+    audio, rate = timed("read_wav", lambda: built.files.read_wav(wav))
     found = timed("peaks", partial(peaks, audio, rate))
     del audio
-    timed("write_peaks", lambda: write_peaks(scratch, found))
+    timed("write_peaks", lambda: built.files.put(scratch, found.to_json()))
     timed("read_peaks", lambda: Peaks.from_json(scratch.read_bytes()))
     scratch.unlink()
     evict(wav)
-    timed("read_wav_evicted", lambda: read_wav(wav))
+    timed("read_wav_evicted", lambda: built.files.read_wav(wav))
     return figures
 
 

@@ -83,7 +83,7 @@ def bench_render(tmp: Path) -> dict[str, float]:
     mono = _recording(sid, call_sid, "AC", RecordingOptions())
     synthetic_call = Call(call_sid, "AC", "", "", CallStatus.COMPLETED, 0, 0, 0, 0)
     synthetic = _best(lambda: render_to_disk(files, mono, _events(sid), synthetic_call))
-    encode = _best(lambda: write_mp3(files.wav(sid), files.mp3(sid)), runs=1)
+    encode = _best(lambda: write_mp3(files, files.wav(sid), files.mp3(sid)), runs=1)
     return {"captured": captured, "synthetic": synthetic, "mp3_encode": encode}
 
 

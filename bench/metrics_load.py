@@ -15,6 +15,7 @@ for one scrape at rest (scrapes back to back). Figures go to docs/BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -47,9 +48,7 @@ MODES: tuple[tuple[str, float | None], ...] = (
     ("10 scrapes/s", 0.1),
 )
 #: What Prometheus asks for (the server answers its text format whatever it is asked).
-ACCEPT = (
-    "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
-)
+ACCEPT = "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4,*/*;q=0.1"
 AT_REST_SCRAPES = 100
 
 
@@ -141,27 +140,25 @@ def measure(tmp: Path, mode: str, interval: float | None, number: int, duration:
             print(f"  waited {waited:.0f} s for the machine to be quiet", flush=True)
         scraper = Scraper(metrics, interval) if interval is not None else None
         cpu0, busy0, began = cpu_seconds([server.pid]), machine_seconds()[0], time.monotonic()
-        own0 = cpu_seconds([_self_pid()])
+        own0 = _own_cpu_seconds()
         if scraper is not None:
             scraper.start()
         run = run_wrk("callrec", base, script, duration)
         scrapes = scraper.stop() if scraper is not None else Scrapes()
         cpu1, busy1, ended = cpu_seconds([server.pid]), machine_seconds()[0], time.monotonic()
-        own1 = cpu_seconds([_self_pid()])
+        own1 = _own_cpu_seconds()
         time.sleep(1.0)  # the last commits land
         rest_cpu_ms, rest_ms = _at_rest(metrics, server.pid)
-    # wrk ran as a child of this process: its CPU is not in ours, so "others" includes it; it
-    # is taken out by the report as the same in every mode, within noise.
     others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
     return Round(mode, number, run.requests_per_second, run.p50_ms, run.p99_ms, run.requests,
                  run.errors, cpu1 - cpu0, ended - began, max(0.0, others) / (ended - began),
                  scrapes, rest_cpu_ms, rest_ms)  # fmt: skip
 
 
-def _self_pid() -> int:
-    import os
-
-    return os.getpid()
+def _own_cpu_seconds() -> float:
+    """This process's CPU (the scraper) and its reaped children's (the measured wrk run)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _at_rest(url: str, pid: int) -> tuple[float, float]:
@@ -235,7 +232,7 @@ def report(rounds: list[Round], duration: int, count: int) -> str:
     )
     notes.append(f"- every round, callrec CPU ms per update: {cpu}")
     others = ", ".join(f"{r.others_cores:.2f}" for r in rounds)
-    notes.append(f"- others' CPU during each run, cores (wrk included, ~0.2): {others}")
+    notes.append(f"- others' CPU during each run (processes not the benchmark's), cores: {others}")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return "\n".join(
         [
@@ -263,8 +260,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-write", action="store_true", help="print, leave the docs alone")
     args = parser.parse_args()
-    import os
-
     os.sched_setaffinity(0, {1})  # the scraper, and wrk (taskset -c 1 anyway)
     rounds: list[Round] = []
     with tempfile.TemporaryDirectory() as tmp_name:

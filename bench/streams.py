@@ -72,6 +72,7 @@ class Result:
     round: int = 0
     server_cpu_s: float | None = None  # CPU seconds (user + system) while the frames flowed
     wall_s: float | None = None  # how long they flowed
+    generator_cores: float | None = None  # the load generator's CPU meanwhile (CPU 1)
     others_cores: float | None = None  # what processes not the benchmark's used meanwhile
     capture_files: int | None = None
     sealed_files: int | None = None
@@ -210,6 +211,7 @@ def bench_callrec(
     if sealed is not None:
         (began, cpu0, own0, busy0), (ended, cpu1, own1, busy1) = marks
         result.round, result.server_cpu_s, result.wall_s = round_, cpu1 - cpu0, ended - began
+        result.generator_cores = (own1 - own0) / (ended - began)
         others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
         result.others_cores = max(0.0, others) / (ended - began)
         result.capture_files, result.sealed_files = _capture_files(data)
@@ -341,15 +343,16 @@ def report_sealed(results: list[Result], seconds: float, rounds: int) -> str:
     rows = [
         "| calls | recordings | round | frames sent | received | captured | lag p50 ms"
         " | lag p99 ms | server CPU µs / frame | server CPU, cores | RSS MB"
-        " | generator late ms | others, cores | capture files sealed |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        " | generator late ms | generator, cores | others, cores | capture files sealed |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(results, key=lambda r: (r.calls, r.sealed_files != 0, r.round)):
         mode = "sealed" if r.sealed_files else "plain"
         rows.append(
             f"| {r.calls} | {mode} | {r.round + 1} | {r.sent:,} | {r.received:,} | "
             f"{r.captured or 0:,} | {r.p50_ms} | {r.p99_ms} | {r.cpu_us_per_frame:.1f} | "
-            f"{r.cores:.2f} | {r.rss_mb:.0f} | {r.client_late_ms:.0f} | {r.others_cores:.2f} | "
+            f"{r.cores:.2f} | {r.rss_mb:.0f} | {r.client_late_ms:.0f} | "
+            f"{r.generator_cores:.2f} | {r.others_cores:.2f} | "
             f"{r.sealed_files} of {r.capture_files} |"
         )
     summary = [
@@ -419,15 +422,25 @@ def report_sealed(results: list[Result], seconds: float, rounds: int) -> str:
 
 
 def _machine() -> str:
+    """The code measured and the machine: callrec's commit, and whether the package the servers
+    run is this tree's src (with changes not committed?) or another copy (PYTHONPATH)."""
     import platform
+
+    import callrec
 
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True
-    ).stdout.strip()
-    version = f"callrec at {commit}" + (" with uncommitted changes" if dirty else "")
+    source = Path(callrec.__file__).resolve().parent.parent
+    if source == ROOT / "src":
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "src"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        version = f"callrec at {commit}" + (" with uncommitted changes" if dirty else "")
+    else:
+        version = f"callrec imported from {source} (the tree at {commit}: bench/)"
     return f"{version}; {platform.machine()}, {os.cpu_count()} cores, Python " + (
         f"{platform.python_version()}."
     )
@@ -476,7 +489,8 @@ def _progress(r: Result) -> str:
         f"{r.calls} {mode} round {r.round + 1}: sent {r.sent:,} received {r.received:,} "
         f"captured {r.captured or 0:,} lag p50 {r.p50_ms} p99 {r.p99_ms} ms, "
         f"{r.cpu_us_per_frame:.1f} µs/frame, {r.cores:.2f} cores, late {r.client_late_ms:.0f} "
-        f"ms, others {r.others_cores:.2f} cores, sealed {r.sealed_files}/{r.capture_files}"
+        f"ms, generator {r.generator_cores:.2f} cores, others {r.others_cores:.2f} cores, "
+        f"sealed {r.sealed_files}/{r.capture_files}"
     )
 
 

@@ -13,7 +13,9 @@ the timeline events in the database. Figures go to docs/BENCHMARKS.md.
 The machine is a shared VM whose speed drifts by ±10 % from minute to minute, so callrec and the
 bare app are measured in alternating rounds and the median round of each is reported.
 
-    python bench/update_recording.py [--duration 10] [--rounds 3] [--prism]
+    python bench/update_recording.py [--duration 10] [--rounds 3] [--prism] [--server-args ARGS]
+
+`--server-args` adds arguments to callrec's command line (e.g. "--metrics-port 9100").
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextlib
 import os
 import platform
 import re
+import shlex
 import shutil
 import sqlite3
 import statistics
@@ -31,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,11 +173,16 @@ def prepare_callrec(base: str, account: str, token: str) -> list[tuple[str, str]
     return targets
 
 
-def bench_callrec(tmp: Path, duration: int) -> tuple[Run, int]:
+def bench_callrec_command(port: int, data: Path) -> list[str]:
+    return [sys.executable, "-m", "callrec", "serve", "--port", str(port), "--data-dir",
+            str(data), "--answer-delay", "0.1"]  # fmt: skip
+
+
+def bench_callrec(tmp: Path, duration: int, extra: Sequence[str] = ()) -> tuple[Run, int]:
+    """`extra`: more arguments for `callrec serve` (--server-args)."""
     tmp.mkdir(parents=True, exist_ok=True)
     port, data = free_port(), tmp / "callrec"
-    command = [sys.executable, "-m", "callrec", "serve", "--port", str(port), "--data-dir",
-               str(data), "--answer-delay", "0.1"]  # fmt: skip
+    command = [*bench_callrec_command(port, data), *extra]
     log = tmp / "callrec.log"
     with serving(command, f"http://127.0.0.1:{port}/_callrec/health", log):
         text = log.read_text()
@@ -301,13 +309,17 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--prism", action="store_true", help="also measure Prism (needs npm)")
+    parser.add_argument(
+        "--server-args", default="", help="more arguments for `callrec serve`, one string"
+    )
     args = parser.parse_args()
+    extra = shlex.split(args.server_args)
     rounds: dict[str, list[Run]] = {"callrec": [], "bare": []}
     changes = 0
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for number in range(args.rounds):
-            callrec, changed = bench_callrec(tmp / f"round{number}", args.duration)
+            callrec, changed = bench_callrec(tmp / f"round{number}", args.duration, extra)
             rounds["callrec"].append(callrec)
             changes += changed
             rounds["bare"].append(bench_bare(tmp / f"round{number}", args.duration))

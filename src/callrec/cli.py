@@ -103,6 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         " URL, as Twilio does (default), or pass the bytes through",
     )
     serve.add_argument(
+        "--encrypt-at-rest",
+        action="store_true",
+        help="seal capture files and rendered audio in the data directory with the server's key"
+        " (and ask the media store for server-side encryption)",
+    )
+    serve.add_argument(
         "--retention",
         type=float,
         metavar="SECONDS",
@@ -286,8 +292,10 @@ def _serve(args: argparse.Namespace) -> int:
         args.retention_sweep,
         args.media_store,
         args.media_urls,
+        args.encrypt_at_rest,
         args.metrics_port,
         args.metrics_host,
+        args.log_format,
     )
     built = build(config)
     sid, token = _serving_account(built.accounts)

@@ -25,7 +25,7 @@ from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.draining import Draining
 from callrec.ids import Clock, ProcessIdentity, SidFactory, new_sid, system_clock
-from callrec.logs import Answered, request_answered
+from callrec.logs import Answered, RequestLines
 from callrec.media.files import MediaFiles
 from callrec.media.hub import MediaHub
 from callrec.media.store import S3Store
@@ -101,9 +101,14 @@ class Config:
     #: whether their media requests are redirected to a signed URL or proxied.
     media_store: str | None = None
     media_urls: str = "redirect"
+    #: Seal capture files and rendered audio in the data directory with the server's key (and
+    #: ask the media store to encrypt its objects).
+    encrypt_at_rest: bool = False
     #: The Prometheus metrics' own listener (None: no metrics served).
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    #: Each request's log line, as "text" or "json".
+    log_format: str = "text"
 
 
 def open_accounts(
@@ -131,7 +136,9 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         base_url=(config.public_url or config.base_url).rstrip("/"),
         soft_delete_retention=round(config.soft_delete_retention_seconds * MICROS_PER_SECOND),
     )
-    files = MediaFiles(config.data_dir / "media", sealer.derive("callrec capture files"))
+    files = MediaFiles(
+        config.data_dir / "media", sealer.derive("callrec media files"), config.encrypt_at_rest
+    )
     media = MediaHub(files)
     accounts = AccountService(store, clock, sid_factory, sealer)
     policy = Policy()
@@ -144,7 +151,9 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         media, dispatcher.outcomes, lambda: store.read(lambda tx: tx.live_counts(me.id))
     )
     store.on_commit = metrics.commit
-    media_store = S3Store(config.media_store) if config.media_store else None
+    media_store = None
+    if config.media_store:
+        media_store = S3Store(config.media_store, server_side_encryption=config.encrypt_at_rest)
     deps = Deps(
         store, clock, sid_factory, media, files, settings, dispatcher.wake, me,
         observe_render=metrics.render, media_store=media_store,
@@ -235,9 +244,11 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
                 clean = False
         log.info("callrec stopped cleanly" if clean else "callrec stopped")
 
+    request_line = RequestLines(config.log_format)
+
     def answered(done: Answered) -> None:
         metrics.request(done.route, done.method, done.status, done.seconds)
-        request_answered(done)
+        request_line(done)
 
     pages = console.routes(services)
     app = create_app(services, start, stop, config.streams_path, pages, answered)

@@ -26,7 +26,7 @@ from tests.conftest import AccountKeys, answered_call, eventually
 from tests.support.audio import Caller, basic_auth, secret_kept, ws_url
 from tests.support.client import sdk_client
 from tests.support.receiver import Receiver
-from tests.support.server import ServerProcess
+from tests.support.server import Deployment, ServerProcess
 from tests.support.streamer import TwilioStreamer
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -238,3 +238,44 @@ def test_a_live_recordings_capture_is_sealed_too(
     said = ulaw_decode(streamer.payloads[10]).astype("<i2").tobytes()
     assert said in heard
     assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
+
+
+def test_at_rest_every_file_is_sealed_and_served_in_the_clear(deployment: Deployment) -> None:
+    """`--encrypt-at-rest`: what was said is nowhere on disk in the clear, live or completed,
+    and the API serves the audio as if nothing were sealed (Range included)."""
+    server = ServerProcess(deployment, extra_args=("--encrypt-at-rest",)).start()
+    try:
+        account = AccountKeys(server.account_sid, server.auth_token, deployment)
+        client = sdk_client(server.base_url, account.sid, account.token)
+        call_sid = "CA" + secrets.token_hex(16)
+        caller = Caller()
+        caller.secret = True
+        auth_headers = basic_auth(account.sid, account.token)
+        streamer = TwilioStreamer(ws_url(server), account.sid, call_sid, auth_headers, caller)
+        streamer.start()
+        try:
+            streamer.wait_for_frame(5)
+            recording = client.calls(call_sid).recordings.create(recording_track="inbound")
+            streamer.wait_for_frame(streamer.sent + 50)
+            time.sleep(0.6)
+            assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
+        finally:
+            streamer.finish()
+        assert eventually(lambda: client.recordings(recording.sid).fetch().status == "completed")
+        media = f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Recordings/{recording.sid}"
+        auth = (account.sid, account.token)
+        wav = httpx.get(f"{media}.wav", auth=auth)
+        assert wav.content.startswith(b"RIFF")
+        said = ulaw_decode(streamer.payloads[10]).astype("<i2").tobytes()
+        assert said in wav.content
+        part = httpx.get(f"{media}.wav", auth=auth, headers={"Range": "bytes=100-20000"})
+        assert part.status_code == 206
+        assert part.content == wav.content[100:20001]
+        assert part.headers["content-range"] == f"bytes 100-20000/{len(wav.content)}"
+        assert httpx.get(f"{media}.mp3", auth=auth).status_code == 200
+        stored = server.data_dir / "media"
+        assert (stored / f"{recording.sid}.wav").read_bytes().startswith(b"CRSEAL1")
+        assert (stored / f"{recording.sid}.mp3").read_bytes().startswith(b"CRSEAL1")
+        assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
+    finally:
+        server.stop()

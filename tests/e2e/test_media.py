@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pytest
 
 from callrec.domain.model import RecordingTrack
-from callrec.media.files import write_mp3
+from callrec.media.files import MediaFiles, write_mp3
 from callrec.media.synth import tone_hz
 from tests.conftest import AccountKeys, answered_call, eventually
 from tests.support.client import sdk_client
@@ -186,10 +186,10 @@ def test_a_recording_deleted_while_its_mp3_is_made_leaves_no_audio(
     server run in this process, to make the race happen every time.)"""
     encoding, release = threading.Event(), threading.Event()
 
-    def held_write_mp3(wav: Path, mp3: Path) -> None:
+    def held_write_mp3(files: MediaFiles, wav: Path, mp3: Path) -> None:
         encoding.set()
         assert release.wait(10)
-        write_mp3(wav, mp3)
+        write_mp3(files, wav, mp3)
 
     monkeypatch.setattr("callrec.service.recording_media.write_mp3", held_write_mp3)
     with serving(deployment) as server:

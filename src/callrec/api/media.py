@@ -4,12 +4,14 @@ with `RequestedChannels`, HTTP Range and a correct Content-Length (Starlette's F
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from starlette.concurrency import iterate_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -19,6 +21,9 @@ from callrec.api.context import Services
 from callrec.api.errors import ApiError, invalid, not_found
 from callrec.api.resource import Resource
 from callrec.domain.model import RecordingStatus
+from callrec.media import sealed
+from callrec.media.files import MediaFiles
+from callrec.media.sealed import plain_length, unseal_range
 from callrec.service.recording_media import Stored
 
 MEDIA = "/2010-04-01/Accounts/{account_sid}/Recordings/{name}"
@@ -65,6 +70,8 @@ async def answer_media(
     a redirect to a short-lived signed URL, as Twilio answers (`--media-urls redirect`), or
     its bytes passed through (`proxy`, and always with `redirect` False)."""
     if isinstance(located, Path):
+        if services.files.is_sealed(located):  # --encrypt-at-rest: unsealed as it is sent
+            return _unsealed(services.files, located, media_type, headers, request)
         return FileResponse(located, media_type=media_type, headers=headers)
     store = services.media_store
     assert store is not None
@@ -82,3 +89,52 @@ async def answer_media(
     status = 206 if fetched.content_range else 200
     chunks = iterate_in_threadpool(fetched.chunks)
     return StreamingResponse(chunks, status, answer_headers, media_type=media_type)
+
+
+def _unsealed(
+    files: MediaFiles,
+    path: Path,
+    media_type: str,
+    headers: dict[str, str] | None,
+    request: Request,
+) -> ASGIApp:
+    """A file sealed at rest, decrypted segment by segment as it is sent; one HTTP range is
+    honoured as FileResponse honours it for a plain file."""
+    key = files.file_key(path)
+    with path.open("rb") as file:
+        length = plain_length(file.read(sealed.HEADER_BYTES))
+    start, end, status = 0, length, 200
+    answer_headers = {**(headers or {}), "Accept-Ranges": "bytes"}
+    asked = _single_range(request.headers.get("range"), length)
+    if asked == "unsatisfiable":
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{length}"})
+    if isinstance(asked, tuple):
+        (start, end), status = asked, 206
+        answer_headers["Content-Range"] = f"bytes {start}-{end - 1}/{length}"
+    answer_headers["Content-Length"] = str(end - start)
+
+    def chunks() -> Iterator[bytes]:
+        with path.open("rb") as file:
+            descriptor = file.fileno()
+            yield from unseal_range(
+                lambda at, size: os.pread(descriptor, size, at), key, start, end
+            )
+
+    body = iterate_in_threadpool(chunks())
+    return StreamingResponse(body, status, answer_headers, media_type=media_type)
+
+
+def _single_range(header: str | None, length: int) -> tuple[int, int] | str | None:
+    """[start, end) of a one-range `Range: bytes=…` header; None to send it all (no header,
+    or one this does not serve: several ranges), "unsatisfiable" past the end."""
+    match = re.fullmatch(r"bytes=(\d*)-(\d*)", (header or "").strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        start, end = max(0, length - int(last)), length
+    else:
+        start, end = int(first), min(length, int(last) + 1) if last else length
+    if start >= length or start >= end:
+        return "unsatisfiable"
+    return start, end

@@ -174,6 +174,11 @@ class CaptureWriter:
         self._file.close()
 
 
+def is_sealed(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(len(SEALED_MAGIC)) == SEALED_MAGIC
+
+
 def read(path: Path, key: bytes | None = None) -> Captured:
     """Every intact record of a capture file, in the order written, as 16-bit PCM (a sealed
     file's records decrypted with `key`; one whose tag fails ends the reading, as a torn tail)."""

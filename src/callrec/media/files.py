@@ -1,4 +1,8 @@
-"""Where a recording's audio lives on disk, and writing it: WAV once, MP3 on first request."""
+"""Where a recording's audio lives on disk, and writing it: WAV once, MP3 on first request.
+
+Every file of a recording is named after it (`RE….wav`, `RE…-mono.mp3`, …) and written whole,
+atomically (a reader sees all of it or none). With `at_rest`, each is sealed with a key of its
+own derived from the deployment's secret (media/sealed.py) and read back through `get`."""
 
 from __future__ import annotations
 
@@ -13,14 +17,53 @@ import lameenc  # type: ignore[import-not-found]  # ships no type information
 import numpy as np
 import numpy.typing as npt
 
+from callrec.media.sealed import MAGIC, is_sealed, seal, unseal
+
 MP3_KBPS = 32
 
 
 class MediaFiles:
-    def __init__(self, root: Path, secret: bytes = b"") -> None:
+    def __init__(self, root: Path, secret: bytes = b"", at_rest: bool = False) -> None:
         self.root = root
         self._secret = secret
+        #: Seal every file of a recording written here (`--encrypt-at-rest`).
+        self.at_rest = at_rest
         root.mkdir(parents=True, exist_ok=True)
+
+    def beside(self, root: Path) -> MediaFiles:
+        """The same files' rules in another directory (a scratch one)."""
+        return MediaFiles(root, self._secret, self.at_rest)
+
+    def file_key(self, path: Path) -> bytes:
+        """The key of a sealed file: its recording's own (the file is named after it)."""
+        return self._derive(f"file {path.name[:34]}")
+
+    def put(self, path: Path, data: bytes) -> None:
+        """Write the file whole and atomically; sealed if files rest encrypted here."""
+        write_atomically(path, seal(data, self.file_key(path)) if self.at_rest else data)
+
+    def get(self, path: Path) -> bytes:
+        """The file's content, unsealed if it was sealed."""
+        data = path.read_bytes()
+        return unseal(data, self.file_key(path)) if is_sealed(data) else data
+
+    def is_sealed(self, path: Path) -> bool:
+        with path.open("rb") as file:
+            return is_sealed(file.read(len(MAGIC)))
+
+    def write_wav(self, path: Path, audio: npt.NDArray[np.int16], rate: int) -> None:
+        self.put(path, wav_bytes(audio, rate))
+
+    def read_wav(self, path: Path) -> tuple[npt.NDArray[np.int16], int]:
+        with wave.open(io.BytesIO(self.get(path)), "rb") as source:
+            channels, rate = source.getnchannels(), source.getframerate()
+            data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+        return data.reshape(-1, channels).astype(np.int16), rate
+
+    def _derive(self, purpose: str) -> bytes:
+        if not self._secret:
+            raise ValueError("no secret to seal files with")
+        return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
 
     def capture(self, sid: str) -> Path:
         return self.root / f"{sid}.cap"
@@ -28,9 +71,7 @@ class MediaFiles:
     def capture_key(self, sid: str) -> bytes:
         """The key of the recording's sealed capture file: its own, derived from the
         deployment's secret, so that every process of it can append to the file and render it."""
-        if not self._secret:
-            raise ValueError("no secret to seal capture files with")
-        return hmac.new(self._secret, f"capture {sid}".encode(), hashlib.sha256).digest()
+        return self._derive(f"capture {sid}")
 
     def wav(self, sid: str) -> Path:
         return self.root / f"{sid}.wav"
@@ -68,14 +109,6 @@ class MediaFiles:
             path.unlink(missing_ok=True)
 
 
-def write_wav(path: Path, audio: npt.NDArray[np.int16], rate: int) -> None:
-    """Write 16-bit PCM WAV atomically: a reader sees the whole file or none."""
-    partial = path.with_suffix(".wav.partial")
-    with wave.open(str(partial), "wb") as out:
-        _fill(out, audio, rate)
-    _commit(partial, path)
-
-
 def wav_bytes(audio: npt.NDArray[np.int16], rate: int) -> bytes:
     """The WAV file in memory (to be encrypted before any of it reaches the disk)."""
     buffer = io.BytesIO()
@@ -92,16 +125,9 @@ def _fill(out: wave.Wave_write, audio: npt.NDArray[np.int16], rate: int) -> None
 
 
 def write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
     partial.write_bytes(data)
     _commit(partial, path)
-
-
-def read_wav(path: Path) -> tuple[npt.NDArray[np.int16], int]:
-    with wave.open(str(path), "rb") as source:
-        channels, rate = source.getnchannels(), source.getframerate()
-        data = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-    return data.reshape(-1, channels).astype(np.int16), rate
 
 
 def downmix(audio: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
@@ -113,23 +139,21 @@ def downmix(audio: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
     return mixed.reshape(-1, 1)
 
 
-def write_mono_wav(wav_path: Path, mono_path: Path) -> None:
-    audio, rate = read_wav(wav_path)
-    write_wav(mono_path, downmix(audio), rate)
+def write_mono_wav(files: MediaFiles, wav_path: Path, mono_path: Path) -> None:
+    audio, rate = files.read_wav(wav_path)
+    files.write_wav(mono_path, downmix(audio), rate)
 
 
-def write_mp3(wav_path: Path, mp3_path: Path) -> None:
+def write_mp3(files: MediaFiles, wav_path: Path, mp3_path: Path) -> None:
     """Encode the WAV with LAME (made once, then served from disk)."""
-    audio, rate = read_wav(wav_path)
+    audio, rate = files.read_wav(wav_path)
     encoder = lameenc.Encoder()
     encoder.set_bit_rate(MP3_KBPS * audio.shape[1])
     encoder.set_in_sample_rate(rate)
     encoder.set_channels(audio.shape[1])
     encoder.set_quality(5)
     data = encoder.encode(audio.astype("<i2").tobytes()) + encoder.flush()
-    partial = mp3_path.with_suffix(".mp3.partial")
-    partial.write_bytes(bytes(data))
-    _commit(partial, mp3_path)
+    files.put(mp3_path, bytes(data))
 
 
 def _commit(partial: Path, final: Path) -> None:

@@ -252,7 +252,7 @@ class MediaHub:
             stats.frames_captured += 1
 
     def _open(self, recording_sid: str, stream: _Stream) -> CaptureWriter:
-        sealed = self._captures[recording_sid].sealed
+        sealed = self._captures[recording_sid].sealed or self.files.at_rest
         key = self.files.capture_key(recording_sid) if sealed else None
         return CaptureWriter(self.files.capture(recording_sid), stream.rate, stream.encoding, key)
 

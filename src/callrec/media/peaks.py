@@ -8,9 +8,7 @@ small JSON file, served as it is: 4,000 columns of two channels are about 70 KB.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -67,10 +65,3 @@ def peaks(audio: Samples, rate: int, columns: int = COLUMNS, lead_trimmed: int =
     lows = np.minimum.reduceat(audio, starts, axis=0) >> 8
     highs = np.maximum.reduceat(audio, starts, axis=0) >> 8
     return Peaks(rate, count, lows.T.tolist(), highs.T.tolist(), lead_trimmed)
-
-
-def write_peaks(path: Path, found: Peaks) -> None:
-    """Write atomically, as the WAV beside it: a reader sees all of it or none."""
-    partial = path.with_name(path.name + f".{os.getpid()}.partial")
-    partial.write_bytes(found.to_json())
-    os.replace(partial, path)

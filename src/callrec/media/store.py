@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -38,7 +37,7 @@ class Fetched:
 
 
 class S3Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, server_side_encryption: bool = False) -> None:
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.netloc:
             raise ValueError(f"--media-store must be s3://bucket[/prefix], not {url!r}")
@@ -46,26 +45,23 @@ class S3Store:
         prefix = parts.path.strip("/")
         self.prefix = f"{prefix}/" if prefix else ""
         self._client: S3Client = boto3.client("s3")
+        #: Ask the bucket to keep each object encrypted at rest (SSE-S3, `--encrypt-at-rest`).
+        self._sse = server_side_encryption
 
     def key(self, name: str) -> str:
         return self.prefix + name
 
-    def upload(self, path: Path, name: str) -> None:
-        self._client.upload_file(str(path), self.bucket, self.key(name))
+    def put(self, name: str, data: bytes) -> None:
+        if self._sse:
+            self._client.put_object(
+                Bucket=self.bucket, Key=self.key(name), Body=data, ServerSideEncryption="AES256"
+            )
+        else:
+            self._client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data)
 
     def exists(self, name: str) -> bool:
         try:
             self._client.head_object(Bucket=self.bucket, Key=self.key(name))
-        except ClientError as error:
-            if _missing(error):
-                return False
-            raise
-        return True
-
-    def download(self, name: str, destination: Path) -> bool:
-        """Into `destination`; False if there is no such object."""
-        try:
-            self._client.download_file(self.bucket, self.key(name), str(destination))
         except ClientError as error:
             if _missing(error):
                 return False

@@ -17,9 +17,9 @@ from callrec.domain.model import (
 from callrec.encryption import encrypt
 from callrec.media import capture, synth
 from callrec.media.capture import Captured
-from callrec.media.files import MediaFiles, wav_bytes, write_atomically, write_wav
+from callrec.media.files import MediaFiles, wav_bytes
 from callrec.media.overlay import overlay
-from callrec.media.peaks import peaks, write_peaks
+from callrec.media.peaks import peaks
 from callrec.media.render import Rendered, Samples, render, timeline
 from callrec.media.store import S3Store
 
@@ -48,7 +48,7 @@ def render_to_disk(
     the encrypted WAV is written (and no waveform: its peaks would tell of the audio)."""
     path = files.capture(recording.sid)
     if path.exists():
-        key = files.capture_key(recording.sid) if recording.options.sealed else None
+        key = files.capture_key(recording.sid) if capture.is_sealed(path) else None
         captured = capture.read(path, key)
     else:
         captured = Captured.empty(SYNTHETIC_RATE)
@@ -63,12 +63,12 @@ def render_to_disk(
         return rendered, None
     if seal is not None:
         sealed, details = encrypt(wav_bytes(rendered.audio, rendered.rate), seal.key_sid, seal.pem)
-        write_atomically(files.wav(recording.sid), sealed)
+        files.put(files.wav(recording.sid), sealed)
         return rendered, details
-    write_wav(files.wav(recording.sid), rendered.audio, rendered.rate)
+    files.write_wav(files.wav(recording.sid), rendered.audio, rendered.rate)
     # The console's waveform, while the audio is at hand (tens of ms for an hour).
     found = peaks(rendered.audio, rendered.rate, lead_trimmed=rendered.lead_trimmed)
-    write_peaks(files.peaks(recording.sid), found)
+    files.put(files.peaks(recording.sid), found.to_json())
     return rendered, None
 
 
@@ -89,7 +89,7 @@ async def keep(files: MediaFiles, store: S3Store | None, sid: str) -> None:
     def upload() -> None:
         for path in (files.wav(sid), files.peaks(sid)):
             if path.exists():
-                store.upload(path, path.name)
+                store.put(path.name, files.get(path))  # the store keeps its own at rest
                 path.unlink()
 
     await asyncio.to_thread(upload)

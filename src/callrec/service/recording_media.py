@@ -14,8 +14,8 @@ from pathlib import Path
 
 from callrec.domain.errors import EncryptedMedia, NotFound
 from callrec.domain.model import Recording, RecordingStatus
-from callrec.media.files import MediaFiles, read_wav, write_mono_wav, write_mp3
-from callrec.media.peaks import Peaks, peaks, write_peaks
+from callrec.media.files import MediaFiles, write_mono_wav, write_mp3
+from callrec.media.peaks import Peaks, peaks
 from callrec.media.store import S3Store
 from callrec.service.media import forget
 from callrec.service.recordings import RecordingService
@@ -68,7 +68,7 @@ class RecordingMedia:
             if not path.exists():
                 make = partial(_make_peaks, self._files, recording.sid)
                 await self._made_once(recording.sid, path, make)
-            return Peaks.from_json(path.read_bytes())
+            return Peaks.from_json(self._files.get(path))
         data = await asyncio.to_thread(store.read, path.name)
         if data is None:
             make = partial(self._make_stored_peaks, store, recording.sid)
@@ -107,31 +107,36 @@ class RecordingMedia:
     def _make_stored(self, store: S3Store, sid: str, mono: bool, extension: str) -> None:
         """Make a form of the stored WAV, in a directory of its own, and store it."""
         with tempfile.TemporaryDirectory(dir=self._files.root) as folder:
-            local = MediaFiles(Path(folder))
-            if not store.download(local.wav(sid).name, local.wav(sid)):
-                raise FileNotFoundError(sid)
+            local = self._fetched(store, Path(folder), sid)
             _make(local, sid, mono, extension)
             made = local.variant(sid, extension, mono)
-            store.upload(made, made.name)
+            store.put(made.name, local.get(made))
 
     def _make_stored_peaks(self, store: S3Store, sid: str) -> None:
         with tempfile.TemporaryDirectory(dir=self._files.root) as folder:
-            local = MediaFiles(Path(folder))
-            if not store.download(local.wav(sid).name, local.wav(sid)):
-                raise FileNotFoundError(sid)
+            local = self._fetched(store, Path(folder), sid)
             _make_peaks(local, sid)
-            store.upload(local.peaks(sid), local.peaks(sid).name)
+            store.put(local.peaks(sid).name, local.get(local.peaks(sid)))
+
+    def _fetched(self, store: S3Store, folder: Path, sid: str) -> MediaFiles:
+        """The stored WAV, in `folder` under the data directory's rules (sealed at rest)."""
+        local = self._files.beside(folder)
+        data = store.read(local.wav(sid).name)
+        if data is None:
+            raise FileNotFoundError(sid)
+        local.put(local.wav(sid), data)
+        return local
 
 
 def _make(files: MediaFiles, sid: str, mono: bool, extension: str) -> None:
     wav = files.wav(sid)
     if mono:
-        write_mono_wav(wav, files.variant(sid, "wav", True))
+        write_mono_wav(files, wav, files.variant(sid, "wav", True))
         wav = files.variant(sid, "wav", True)
     if extension == "mp3":
-        write_mp3(wav, files.variant(sid, "mp3", mono))
+        write_mp3(files, wav, files.variant(sid, "mp3", mono))
 
 
 def _make_peaks(files: MediaFiles, sid: str) -> None:
-    audio, rate = read_wav(files.wav(sid))
-    write_peaks(files.peaks(sid), peaks(audio, rate))
+    audio, rate = files.read_wav(files.wav(sid))
+    files.put(files.peaks(sid), peaks(audio, rate).to_json())
