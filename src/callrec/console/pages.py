@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from callrec.api import forms
 from callrec.api.context import Services
-from callrec.api.media import answer_media
+from callrec.api.media import MEDIA_TYPES, answer_media
 from callrec.console import views
 from callrec.console.web import (
     Page,
@@ -36,7 +36,6 @@ from callrec.storage.base import CallFilter, PageRequest, RecordingFilter, TimeR
 CALLS_PER_PAGE = 50
 RECORDINGS_PER_CALL = 100
 DAY_MICROS = 86_400 * MICROS_PER_SECOND
-MEDIA_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 
 
 @dataclass(frozen=True, slots=True)

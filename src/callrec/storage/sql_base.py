@@ -9,6 +9,9 @@ from typing import Any, Protocol
 
 from callrec.storage.base import PageRequest, TimeRange
 
+#: A recording that is live: captured now, or paused.
+LIVE_RECORDING = "status IN ('in-progress', 'paused')"
+
 
 class Row(Protocol):
     """A result row as both drivers give it: by column name or position, and iterable."""

@@ -43,7 +43,6 @@ from callrec.storage.base import (
     CallState,
     Credential,
     Custody,
-    LiveCounts,
     OutboxEntry,
     OutboxState,
     PageRequest,
@@ -51,10 +50,11 @@ from callrec.storage.base import (
     ProcessInfo,
     RecordingFilter,
 )
-from callrec.storage.sql_base import Row, Where
+from callrec.storage.sql_base import LIVE_RECORDING, Row, Where
 from callrec.storage.sql_console import ConsoleSql
 from callrec.storage.sql_keys import PublicKeysSql
 from callrec.storage.sql_numbers import NumbersSql
+from callrec.storage.sql_operations import OperationsSql
 
 _CALL_COLUMNS = (
     "id, sid, account_sid, to_number, from_number, status, created_at, updated_at, answer_at,"
@@ -96,7 +96,6 @@ _PAUSE_BEHAVIOR = {member.value: member for member in PauseBehavior}
 _CALL_STATUS = {member.value: member for member in CallStatus}
 _EVENT_KIND = {member.value: member for member in EventKind}
 _LIVE_CALL = "status IN ('queued', 'ringing', 'in-progress')"
-_LIVE_RECORDING = "status IN ('in-progress', 'paused')"
 _FINALIZING = "status IN ('stopped', 'processing')"
 
 _SELECT_CALL = f"SELECT {_CALL_COLUMNS} FROM calls WHERE sid = ?"
@@ -335,7 +334,7 @@ def event_values(event: RecordingEvent) -> tuple[object, ...]:
     )
 
 
-class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql):
+class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql, OperationsSql):
     """`Tx` in SQL; a backend runs the statements (the transaction is its caller's)."""
 
     # accounts and credentials
@@ -355,31 +354,6 @@ class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql):
             account.sid, account.friendly_name, account.parent_sid, account.created_at,
             account.retention,
         )  # fmt: skip
-
-    async def set_retention(self, account_sid: str, retention: Micros | None) -> None:
-        await self._run("UPDATE accounts SET retention = ? WHERE sid = ?", retention, account_sid)
-
-    async def set_encryption_key(self, account_sid: str, key_sid: str | None) -> None:
-        await self._run(
-            "UPDATE accounts SET encryption_key_sid = ? WHERE sid = ?", key_sid, account_sid
-        )
-
-    async def set_completed(self, recording_sid: str, at: Micros) -> None:
-        await self._run("UPDATE recordings SET completed_at = ? WHERE sid = ?", at, recording_sid)
-
-    async def expired_recordings(
-        self, now: Micros, default: Micros | None, shortest: Micros, limit: int
-    ) -> list[str]:
-        # `shortest` (the shortest period of any account, or the default) bounds the index's
-        # range; each recording is then held to its own account's period.
-        rows = await self._all(
-            "SELECT r.sid FROM recordings AS r JOIN accounts AS a ON a.sid = r.account_sid"
-            " WHERE r.completed_at IS NOT NULL AND r.deleted_at IS NULL AND r.completed_at < ?"
-            " AND r.completed_at < ? - COALESCE(a.retention, ?)"
-            f" ORDER BY r.completed_at LIMIT {int(limit)}",
-            now - shortest, now, default,
-        )  # fmt: skip
-        return [row[0] for row in rows]
 
     async def credential(self, sid: str) -> Credential | None:
         row = await self._one("SELECT * FROM credentials WHERE sid = ?", sid)
@@ -460,7 +434,7 @@ class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql):
         """The call's live recordings carry its owner (migration 0008); rows already right are
         left alone."""
         await self._run(
-            f"UPDATE recordings SET owner = ? WHERE call_sid = ? AND {_LIVE_RECORDING}"
+            f"UPDATE recordings SET owner = ? WHERE call_sid = ? AND {LIVE_RECORDING}"
             " AND (owner IS NULL OR owner <> ?)",
             owner, call_sid, owner,
         )  # fmt: skip
@@ -519,7 +493,7 @@ class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql):
 
     async def lock_live_recordings_of_call(self, call_sid: str) -> Sequence[Recording]:
         rows = await self._all(
-            f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE call_sid = ? AND {_LIVE_RECORDING}"
+            f"SELECT {_RECORDING_COLUMNS} FROM recordings WHERE call_sid = ? AND {LIVE_RECORDING}"
             " ORDER BY created_at DESC, id DESC" + self._lock(" FOR UPDATE"),
             call_sid,
         )
@@ -753,25 +727,4 @@ class SqlTx(NumbersSql, ConsoleSql, PublicKeysSql):
         await self._run(
             "UPDATE callbacks SET claimed_by = NULL WHERE state = 'pending' AND claimed_by = ?",
             dead,
-        )
-
-    async def live_counts(self, process_id: int) -> LiveCounts:
-        calls = await self._all(
-            "SELECT status, COUNT(*) FROM calls WHERE owner = ?"
-            " AND status IN ('queued', 'ringing', 'in-progress') GROUP BY status",
-            process_id,
-        )
-        recordings = await self._all(
-            f"SELECT status, COUNT(*) FROM recordings WHERE owner = ? AND {_LIVE_RECORDING}"
-            " GROUP BY status",
-            process_id,
-        )
-        pending = await self._one(
-            "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' AND claimed_by = ?",
-            process_id,
-        )
-        return LiveCounts(
-            {row[0]: row[1] for row in calls},
-            {row[0]: row[1] for row in recordings},
-            pending[0] if pending else 0,
         )
