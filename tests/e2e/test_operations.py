@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 
@@ -179,3 +180,50 @@ def test_ready_while_serving(observed: ServerProcess) -> None:
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready"}
     assert httpx.get(f"{observed.base_url}/_callrec/health").status_code == 200
+
+
+def test_sigterm_under_load_keeps_every_answered_change(deployment: Deployment) -> None:
+    """Updates in flight when SIGTERM comes are answered, and every change answered is in the
+    timeline when the server comes back (exit status 0: checked by stop)."""
+    server = ServerProcess(deployment).start()
+    client = sdk_client(server.base_url, server.account_sid, server.auth_token)
+    call = answered_call(client)
+    recording = client.calls(call.sid).recordings.create()
+    answered: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    url = f"{server.base_url}/2010-04-01/Accounts/{server.account_sid}/Calls/{call.sid}/Recordings"
+
+    def hammer() -> None:
+        with httpx.Client(auth=(server.account_sid, server.auth_token), timeout=10) as http:
+            while not stop.is_set():
+                with lock:  # one change at a time: each answer is one event
+                    target = "in-progress" if answered[-1:] == ["paused"] else "paused"
+                    try:
+                        reply = http.post(f"{url}/{recording.sid}.json", data={"Status": target})
+                    except httpx.HTTPError:
+                        return  # the server has gone: nothing was promised
+                    if reply.status_code == 200:
+                        answered.append(target)
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    time.sleep(1.0)
+    server.stop()
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert len(answered) > 10
+
+    restarted = ServerProcess(deployment).start()
+    try:
+        events = httpx.get(
+            f"{restarted.base_url}/_callrec/Accounts/{restarted.account_sid}/Recordings/"
+            f"{recording.sid}/Events.json",
+            auth=(restarted.account_sid, restarted.auth_token),
+        ).json()["events"]
+        changes = [e["kind"] for e in events if e["kind"] in ("paused", "resumed")]
+        assert changes == ["paused" if t == "paused" else "resumed" for t in answered]
+    finally:
+        restarted.stop()
