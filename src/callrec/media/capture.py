@@ -16,9 +16,10 @@ the first record that fails it, and everything before is kept. Only frames that 
 
 A sealed capture file (a recording whose account encrypts its recordings: no plaintext audio
 rests on disk) has the magic `CRCAPs1\0`, and each record's data is AES-256-GCM ciphertext under
-the recording's own key (derived from the server's secret, MediaFiles.capture_key), between a
-random 12-byte nonce and the 16-byte tag; `check` covers the ciphertext, so torn tails are found
-as in a plain file, and the tag proves each record when it is read.
+the recording's own key (derived from the server's secret, MediaFiles.capture_key), between its
+12-byte nonce (a random prefix for each writer of the file, then a counter) and the 16-byte
+tag; `check` covers the ciphertext, so torn tails are found as in a plain file, and the tag
+proves each record when it is read. (With `--encrypt-at-rest`, every capture file is sealed.)
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ class CaptureWriter:
         self.rate, self.block, self.encoding = rate, block, encoding
         self._bytes = block * encoding.width
         self._cipher = AESGCM(key) if sealed and key is not None else None
+        # Nonces: a random prefix for this writer, then a counter. A system call for random
+        # bytes on every frame cost more than the encryption (measured: 0.43 against 0.50 us).
+        self._nonce_prefix, self._sealed_records = os.urandom(8), 0
 
     def append(self, track: RecordingTrack, media_at: Micros, data: bytes) -> None:
         """Append audio in the file's encoding that begins at `media_at` on the media clock."""
@@ -154,17 +158,27 @@ class CaptureWriter:
             self._file.write(head + piece)
 
     def _append_sealed(self, code: int, media_at: Micros, data: bytes) -> None:
-        assert self._cipher is not None
-        width, size = self.encoding.width, self._bytes
+        cipher, width, size = self._cipher, self.encoding.width, self._bytes
+        assert cipher is not None
+        if len(data) == size:  # one whole frame: the hot path, kept short
+            nonce = self._next_nonce()
+            sealed = cipher.encrypt(nonce, data, None)
+            head = _RECORD_HEAD.pack(code, 0, self.block, zlib.adler32(sealed), media_at)
+            self._file.write(head + nonce + sealed)
+            return
         data = data[: len(data) // width * width]
         step = self.block * MICROS_PER_SECOND // self.rate
         for index, start in enumerate(range(0, len(data), size)):
             piece = data[start : start + size].ljust(size, b"\0")
             count = min(self.block, (len(data) - start) // width)
-            nonce = os.urandom(NONCE_BYTES)
-            sealed = self._cipher.encrypt(nonce, piece, None)
+            nonce = self._next_nonce()
+            sealed = cipher.encrypt(nonce, piece, None)
             head = _RECORD_HEAD.pack(code, 0, count, zlib.adler32(sealed), media_at + index * step)
             self._file.write(head + nonce + sealed)
+
+    def _next_nonce(self) -> bytes:
+        self._sealed_records += 1
+        return self._nonce_prefix + self._sealed_records.to_bytes(4, "big")
 
     def flush(self) -> None:
         """Hand what was written to the OS: a crash of the process no longer loses it."""
