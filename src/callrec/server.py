@@ -211,6 +211,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         unready=partial(unready_because, draining, store),
     )
     metrics_listener: list[web.AppRunner] = []
+    request_line = RequestLines(config.log_format)
 
     async def start() -> None:
         services.draining.bind()
@@ -227,6 +228,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
     async def stop() -> None:
         for listener in metrics_listener:
             await listener.cleanup()
+        request_line.flush()
         steps = [
             ("callback delivery", dispatcher.close), ("retention", retention.close),
             ("membership", membership.close),
@@ -243,8 +245,6 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
                 log.error("shutdown: %s did not finish within %s s", name, SHUTDOWN_STEP_SECONDS)
                 clean = False
         log.info("callrec stopped cleanly" if clean else "callrec stopped")
-
-    request_line = RequestLines(config.log_format)
 
     def answered(done: Answered) -> None:
         metrics.request(done.route, done.method, done.status, done.seconds)

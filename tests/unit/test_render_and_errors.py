@@ -28,6 +28,14 @@ def test_rfc2822_example_from_the_spec() -> None:
     assert rfc2822(None) is None
 
 
+PUBLIC_KEY_REASONS = (
+    errors.InvalidPublicKey.NOT_RSA,
+    errors.InvalidPublicKey.WRONG_SIZE,
+    errors.InvalidPublicKey.WRONG_EXPONENT,
+    errors.InvalidPublicKey.UNREADABLE,
+)
+
+
 def _every_domain_error() -> list[errors.DomainError]:
     made: list[errors.DomainError] = []
     for kind in errors.DomainError.__subclasses__():
@@ -35,6 +43,8 @@ def _every_domain_error() -> list[errors.DomainError]:
             made.append(errors.InvalidParameter("Status", "Status is wrong"))
         elif kind is errors.TransitionNotAllowed:
             made.append(errors.TransitionNotAllowed("no"))
+        elif kind is errors.InvalidPublicKey:
+            made += [errors.InvalidPublicKey(reason) for reason in PUBLIC_KEY_REASONS]
         else:
             made.append(kind())
     return made
@@ -58,3 +68,6 @@ def test_codes_of_the_contract() -> None:
     assert from_domain(errors.CallNotInProgress(), path).code == 21220
     assert from_domain(errors.SeveralActiveRecordings(), path).code == 16108
     assert from_domain(errors.NotFound(), path).message == "The requested resource /p was not found"
+    assert from_domain(errors.EncryptedMedia(), path).code == 16109
+    codes = [from_domain(errors.InvalidPublicKey(r), path).code for r in PUBLIC_KEY_REASONS]
+    assert codes == [70101, 70102, 70103, 70104]

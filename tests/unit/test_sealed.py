@@ -33,7 +33,6 @@ def _read(blob: bytes, start: int, end: int) -> bytes:
 def test_every_range_reads_back_exactly(data: bytes, a: int, b: int) -> None:
     blob = seal(data, KEY)
     assert is_sealed(blob)
-    assert data[:64] not in blob or not data[:64]
     start, end = min(a, b), max(a, b)
     assert _read(blob, start, end) == data[start:end]
     assert unseal(blob, KEY) == data
