@@ -65,29 +65,18 @@ def envelope(
 
     `rows` holds up to `paging.size + 1` rows; the extra one only says another page follows.
     """
-    has_more = len(rows) > paging.size
     shown = items[: paging.size]
     start = paging.page * paging.size
-
-    def uri(page: int, token: str | None = None) -> str:
-        query = [*filters, ("PageSize", str(paging.size)), ("Page", str(page))]
-        if token is not None:
-            query.append(("PageToken", token))
-        return f"{path}?{urlencode(query)}"
-
-    next_uri = None
-    if has_more:
-        last = rows[paging.size - 1][0]
-        next_uri = uri(paging.page + 1, f"PA{last.created_at}_{last.row_id}")
+    links = _links(path, filters, paging, rows)
     return {
         "end": start + len(shown) - 1 if shown else 0,
-        "first_page_uri": uri(0),
-        "next_page_uri": next_uri,
+        "first_page_uri": links["first"],
+        "next_page_uri": links["next"],
         "page": paging.page,
         "page_size": paging.size,
-        "previous_page_uri": uri(paging.page - 1) if paging.page > 0 else None,
+        "previous_page_uri": links["previous"],
         "start": start,
-        "uri": uri(paging.page, paging.token),
+        "uri": links["this"],
         key: shown,
     }
 
@@ -101,27 +90,43 @@ def meta_envelope(
 ) -> dict[str, Any]:
     """The list body of Twilio's v1 APIs: the items and a `meta` whose URLs are absolute (the
     SDK follows `next_page_url` as it is, CONTRACT.md §12.1)."""
-    has_more = len(rows) > paging.size
-
-    def page_url(page: int, token: str | None = None) -> str:
-        query = [("PageSize", str(paging.size)), ("Page", str(page))]
-        if token is not None:
-            query.append(("PageToken", token))
-        return f"{url}?{urlencode(query)}"
-
-    next_url = None
-    if has_more:
-        last = rows[paging.size - 1][0]
-        next_url = page_url(paging.page + 1, f"PA{last.created_at}_{last.row_id}")
+    links = _links(url, (), paging, rows)
     return {
         key: items[: paging.size],
         "meta": {
-            "first_page_url": page_url(0),
+            "first_page_url": links["first"],
             "key": key,
-            "next_page_url": next_url,
+            "next_page_url": links["next"],
             "page": paging.page,
             "page_size": paging.size,
-            "previous_page_url": page_url(paging.page - 1) if paging.page > 0 else None,
-            "url": page_url(paging.page, paging.token),
+            "previous_page_url": links["previous"],
+            "url": links["this"],
         },
+    }
+
+
+def _links(
+    base: str,
+    filters: Sequence[tuple[str, str]],
+    paging: Paging,
+    rows: Sequence[tuple[Position, Any]],
+) -> dict[str, str | None]:
+    """The first, next, previous and this page's addresses (`rows`: up to size + 1 rows; the
+    extra one only says another page follows, and the last shown is the next page's token)."""
+
+    def page(number: int, token: str | None = None) -> str:
+        query = [*filters, ("PageSize", str(paging.size)), ("Page", str(number))]
+        if token is not None:
+            query.append(("PageToken", token))
+        return f"{base}?{urlencode(query)}"
+
+    next_page = None
+    if len(rows) > paging.size:
+        last = rows[paging.size - 1][0]
+        next_page = page(paging.page + 1, f"PA{last.created_at}_{last.row_id}")
+    return {
+        "first": page(0),
+        "next": next_page,
+        "previous": page(paging.page - 1) if paging.page > 0 else None,
+        "this": page(paging.page, paging.token),
     }

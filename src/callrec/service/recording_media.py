@@ -50,11 +50,11 @@ class RecordingMedia:
         if store is None:
             if not path.exists():
                 make = partial(_make, self._files, recording.sid, mono, extension)
-                await self._made_once(recording.sid, path, make)
+                await self._made_once(recording, path, make)
             return path
         if not await asyncio.to_thread(store.exists, path.name):
             make = partial(self._make_stored, store, recording.sid, mono, extension)
-            await self._made_once(recording.sid, path, make)
+            await self._made_once(recording, path, make)
         return Stored(path.name)
 
     async def waveform(self, recording: Recording) -> Peaks:
@@ -67,18 +67,18 @@ class RecordingMedia:
         if store is None:
             if not path.exists():
                 make = partial(_make_peaks, self._files, recording.sid)
-                await self._made_once(recording.sid, path, make)
+                await self._made_once(recording, path, make)
             return Peaks.from_json(self._files.get(path))
         data = await asyncio.to_thread(store.read, path.name)
         if data is None:
             make = partial(self._make_stored_peaks, store, recording.sid)
-            await self._made_once(recording.sid, path, make)
+            await self._made_once(recording, path, make)
             data = await asyncio.to_thread(store.read, path.name)
             if data is None:
                 raise NotFound()
         return Peaks.from_json(data)
 
-    async def _made_once(self, sid: str, path: Path, make: Callable[[], None]) -> None:
+    async def _made_once(self, recording: Recording, path: Path, make: Callable[[], None]) -> None:
         """Make the file in a thread, once for all who ask at the same time; then make sure a
         DELETE that landed meanwhile left none of the recording's audio behind."""
         pending = self._making.get(path)
@@ -90,15 +90,15 @@ class RecordingMedia:
             await asyncio.shield(pending)  # a client that leaves does not stop it for the others
         except FileNotFoundError as error:
             missing = error  # its WAV went: deleted meanwhile, or a real fault
-        if not await self._exists(sid):
+        sid = recording.sid
+        if not await self._exists(recording.account_sid, sid):
             await forget(self._files, self._store, sid)
             raise NotFound()
         if missing is not None:
             raise missing
 
-    async def _exists(self, sid: str) -> bool:
+    async def _exists(self, account_sid: str, sid: str) -> bool:
         try:
-            account_sid = await self._recordings.account_of(sid)
             await self._recordings.fetch(account_sid, sid)
         except NotFound:
             return False
