@@ -307,8 +307,7 @@ def _serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     server = _Server(
-        uvicorn.Config(
-            built.app,
+        built.uvicorn_config(
             host=args.host,
             port=args.port,
             log_level="warning",

@@ -9,14 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from aiohttp import web
 from starlette.types import ASGIApp
 
-from callrec import console
+from callrec import console, front
 from callrec.api.app import create_app
 from callrec.api.context import Services
 from callrec.api.forward import forwarder
+from callrec.api.streams import StreamEndpoint
 from callrec.callbacks.dispatcher import Dispatcher
 from callrec.callbacks.policy import Policy
 from callrec.callbacks.twiml_client import TwimlClient
@@ -126,6 +129,12 @@ class Built:
     #: Begin shutting down: the console's live streams end now, so that the server need not
     #: wait out its grace for them. Safe to call from a signal handler.
     drain: Callable[[], None]
+    #: The listener's protocol: the media streams' WebSocket, and uvicorn's HTTP for the rest.
+    listener: type[asyncio.Protocol]
+
+    def uvicorn_config(self, **options: Any) -> uvicorn.Config:
+        """uvicorn's config to serve this server (`options`: uvicorn's own)."""
+        return uvicorn.Config(self.app, http=self.listener, ws="none", **options)
 
 
 def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory = new_sid) -> Built:
@@ -251,8 +260,9 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         request_line(done)
 
     pages = console.routes(services)
-    app = create_app(services, start, stop, config.streams_path, pages, answered)
-    return Built(app, accounts, draining.begin)
+    app = create_app(services, start, stop, pages, answered)
+    streams_endpoint = StreamEndpoint(services, config.streams_path)
+    return Built(app, accounts, draining.begin, front.listener(streams_endpoint))
 
 
 def _micros(seconds: float) -> int:

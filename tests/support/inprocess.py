@@ -38,9 +38,7 @@ def serving(deployment: Deployment) -> Iterator[InProcess]:
         )
     )
     account, token = built.accounts.create_account("in-process test")
-    server = uvicorn.Server(
-        uvicorn.Config(built.app, port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(built.uvicorn_config(port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -26,7 +26,6 @@ from callrec.api import (
     numbers,
     public_keys,
     recordings,
-    streams,
 )
 from callrec.api.context import Services
 from callrec.api.resource import no_route
@@ -93,11 +92,11 @@ def create_app(
     services: Services,
     on_start: Callable[[], Awaitable[None]],
     on_stop: Callable[[], Awaitable[None]],
-    streams_path: str = "/streams",
     pages: Sequence[BaseRoute] = (),
     answered: Callable[[Answered], None] = lambda answered: None,
 ) -> ASGIApp:
-    """The API's routes, then `pages` (the web console's, say), then the WebSocket."""
+    """The API's routes, then `pages` (the web console's, say). The media streams' WebSocket
+    is not here: callrec.front serves it."""
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -119,7 +118,5 @@ def create_app(
         *public_keys.routes(services),
         *pages,
     ]
-    router = Router(
-        routes=streams.routes(services, streams_path), default=no_route, lifespan=lifespan
-    )
+    router = Router(default=no_route, lifespan=lifespan)
     return App(http, router, answered)

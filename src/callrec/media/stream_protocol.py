@@ -57,7 +57,7 @@ Message = Start | Media | Stop | Other
 _TRACKS = {"inbound": RecordingTrack.INBOUND, "outbound": RecordingTrack.OUTBOUND}
 
 
-def parse(text: str) -> Message:
+def parse(text: str | bytes | memoryview) -> Message:
     try:
         message = orjson.loads(text)
     except orjson.JSONDecodeError:
