@@ -46,6 +46,7 @@ NONCE_BYTES, TAG_BYTES = 12, 16
 _FILE_HEADER = struct.Struct("<8sIIB7x")
 HEADER_BYTES = _FILE_HEADER.size
 _RECORD_HEAD = struct.Struct("<BBHIq")
+_pack_head, _adler32_of = _RECORD_HEAD.pack, zlib.adler32
 BLOCKS_PER_SECOND = 50  # 20 ms, Twilio's frame
 TRACK_CODES = {RecordingTrack.INBOUND: 0, RecordingTrack.OUTBOUND: 1}
 TRACKS = {code: track for track, code in TRACK_CODES.items()}
@@ -139,16 +140,17 @@ class CaptureWriter:
 
     def append(self, track: RecordingTrack, media_at: Micros, data: bytes) -> None:
         """Append audio in the file's encoding that begins at `media_at` on the media clock."""
-        width, size = self.encoding.width, self._bytes
         code = TRACK_CODES[track]
         if self._cipher is not None:
             self._append_sealed(code, media_at, data)
             return
+        size = self._bytes
         if len(data) == size:  # one whole frame: the hot path, kept short
             pending = self._pending
-            pending += _RECORD_HEAD.pack(code, 0, self.block, zlib.adler32(data), media_at)
+            pending += _pack_head(code, 0, self.block, _adler32_of(data), media_at)
             pending += data
             return
+        width = self.encoding.width
         data = data[: len(data) // width * width]
         step = self.block * MICROS_PER_SECOND // self.rate
         for index, start in enumerate(range(0, len(data), size)):

@@ -33,6 +33,7 @@ from callrec.media.encoding import Encoding
 from callrec.media.files import MediaFiles
 
 log = logging.getLogger(__name__)
+_monotonic = time.monotonic
 FLUSH_INTERVAL_SECONDS = 0.5
 
 
@@ -43,6 +44,7 @@ class _Stream:
     origin: Micros  # the call's media clock when the stream began
     position: Micros  # the media clock at the end of the last frame
     began: float  # monotonic seconds when the stream began: frame lag is measured from it
+    width: int = 1  # bytes a sample (the encoding's: kept here, read for every frame)
 
 
 class LagHistogram:
@@ -57,11 +59,16 @@ class LagHistogram:
         self.worst = 0.0
 
     def add(self, seconds: float) -> None:
-        bucket = min(max(int(seconds * 1000), 0), self.BUCKETS - 1)
+        bucket = int(seconds * 1000)  # called for every frame: kept to plain operations
+        if bucket < 0:
+            bucket = 0
+        elif bucket >= self.BUCKETS:
+            bucket = self.BUCKETS - 1
         self.counts[bucket] += 1
         self.total += 1
         self.sum += seconds
-        self.worst = max(self.worst, seconds)
+        if seconds > self.worst:
+            self.worst = seconds
 
     def at_most(self, seconds: float) -> int:
         """How many frames were handled within `seconds` of their time (to the millisecond)."""
@@ -211,7 +218,9 @@ class MediaHub:
     # streams, driven by the ingest
 
     def stream_started(self, call_sid: str, rate: int, encoding: Encoding, origin: Micros) -> None:
-        self._streams[call_sid] = _Stream(rate, encoding, origin, origin, time.monotonic())
+        self._streams[call_sid] = _Stream(
+            rate, encoding, origin, origin, time.monotonic(), encoding.width
+        )
 
     @property
     def live_streams(self) -> int:
@@ -227,15 +236,17 @@ class MediaHub:
             return
         stats = self.stats
         stats.frames_received += 1
-        stats.lag.add(time.monotonic() - stream.began - offset / MICROS_PER_SECOND)
+        stats.lag.add(_monotonic() - stream.began - offset / MICROS_PER_SECOND)
         media_at = stream.origin + offset
-        end = media_at + len(data) // stream.encoding.width * MICROS_PER_SECOND // stream.rate
-        stream.position = max(stream.position, end)
+        end = media_at + len(data) // stream.width * MICROS_PER_SECOND // stream.rate
+        if end > stream.position:
+            stream.position = end
         if self._fenced is not None:
             stats.frames_fenced += 1
             return
+        captures = self._captures
         for sid in self._by_call.get(call_sid, ()):
-            capture = self._captures[sid]
+            capture = captures[sid]
             if not capture.open:
                 stats.frames_gated += 1
                 continue  # a paused recording: the frame is dropped here, before any buffer

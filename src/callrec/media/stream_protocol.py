@@ -55,6 +55,9 @@ class Other:
 
 Message = Start | Media | Stop | Other
 _TRACKS = {"inbound": RecordingTrack.INBOUND, "outbound": RecordingTrack.OUTBOUND}
+_MICROS_PER_MS = MICROS_PER_SECOND // 1000
+_a2b_base64 = binascii.a2b_base64
+_new_media = tuple.__new__  # a NamedTuple made without its generated __new__'s call
 
 
 def parse(text: str | bytes | memoryview) -> Message:
@@ -62,11 +65,14 @@ def parse(text: str | bytes | memoryview) -> Message:
         message = orjson.loads(text)
     except orjson.JSONDecodeError:
         raise ProtocolError("not JSON") from None
-    if not isinstance(message, dict):
+    if type(message) is not dict:
         raise ProtocolError("not a JSON object")
     event = message.get("event")
     if event == "media":
-        return _media(_object(message, "media"))
+        media = message.get("media")
+        if type(media) is not dict:
+            raise ProtocolError("'media' is missing")
+        return _media(media)
     if event == "start":
         return _start(_object(message, "start"))
     if event == "stop":
@@ -84,18 +90,19 @@ def _object(message: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _media(media: dict[str, Any]) -> Media:
-    name = media.get("track", "inbound")
-    track = _TRACKS.get(name) if isinstance(name, str) else None
-    if track is None:
-        raise ProtocolError("unknown track")
+    # Fifty of these a second per call: one try, the errors sorted out only when there is one.
     try:
-        offset = int(media["timestamp"]) * (MICROS_PER_SECOND // 1000)
-        payload = binascii.a2b_base64(media["payload"], strict_mode=True)
+        track = _TRACKS[media.get("track", "inbound")]
+        offset = int(media["timestamp"]) * _MICROS_PER_MS
+        payload = _a2b_base64(media["payload"], strict_mode=True)
     except (KeyError, TypeError, ValueError, binascii.Error):
+        name = media.get("track", "inbound")
+        if not isinstance(name, str) or name not in _TRACKS:
+            raise ProtocolError("unknown track") from None
         raise ProtocolError("bad media message") from None
     if offset < 0 or len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError("bad media message")
-    return Media(track, offset, payload)
+    return _new_media(Media, (track, offset, payload))
 
 
 def _start(start: dict[str, Any]) -> Start:
