@@ -123,12 +123,12 @@ class CaptureWriter:
                 raise ValueError(f"{path} is sealed: its key is needed to append to it")
             with path.open("r+b") as file:
                 file.truncate(valid_end)  # cut a torn tail before appending after it
-            self._file: BinaryIO = path.open("ab")
+            self._file: BinaryIO = path.open("ab", buffering=0)
             self._pending = bytearray()
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             block, sealed = rate // BLOCKS_PER_SECOND, key is not None
-            self._file = path.open("wb")
+            self._file = path.open("wb", buffering=0)
             magic = SEALED_MAGIC if sealed else MAGIC
             self._pending = bytearray(_FILE_HEADER.pack(magic, rate, block, encoding))
         self.rate, self.block, self.encoding = rate, block, encoding
@@ -188,10 +188,15 @@ class CaptureWriter:
         """Hand what was appended to the OS in one write: a crash of the process no longer
         loses it. (A write a frame cost more than the frame's other work, at thousands of
         streams; docs/BENCHMARKS.md.)"""
-        if self._pending:
-            self._file.write(self._pending)
-            self._pending.clear()
-        self._file.flush()
+        if not self._pending:
+            return
+        written, pending = 0, memoryview(self._pending)
+        try:
+            while written < len(pending):  # unbuffered: a write may take less than all
+                written += self._file.write(pending[written:]) or 0
+        finally:
+            pending.release()
+        self._pending.clear()
 
     def close(self) -> None:
         self.flush()
