@@ -62,6 +62,9 @@ class Membership:
         self._fence: asyncio.TimerHandle | None = None
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
+        #: Taking over the dead and joining again after a takeover change who this process
+        #: is and what it holds: one at a time.
+        self._changing = asyncio.Lock()
 
     async def join(self) -> None:
         """Register, hold the presence, take over what dead processes left, and keep at it."""
@@ -96,12 +99,22 @@ class Membership:
         await self._presence.close()
 
     async def _run(self) -> None:
+        # Two loops: a renewal never waits for reaping, which reads the database (from a
+        # thread, on SQLite: on a saturated core that took seconds, and the process fenced
+        # itself while every frame was still handled in time; docs/BENCHMARKS.md).
+        await asyncio.gather(self._heartbeat(), self._reaping())
+
+    async def _heartbeat(self) -> None:
         while not self._closing:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
                 await self._renew()
             except Exception:  # never let the heartbeat die: the fence timer still runs
                 log.exception("renewing this process's presence failed")
+
+    async def _reaping(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
             try:
                 await self.reap()
             except StorageError as error:
@@ -129,6 +142,10 @@ class Membership:
         """Taken over by the others while cut off (it was fenced by then, see the module's
         docstring): its calls are theirs. Let go of its streams, and join again as a new
         process, with nothing."""
+        async with self._changing:
+            await self._join_again()
+
+    async def _join_again(self) -> None:
         me, media = self._deps.me, self._deps.media
         log.error("process %s was taken over by the others: joining again", me.id)
         media.fence()
@@ -168,6 +185,10 @@ class Membership:
 
     async def reap(self) -> None:
         """Take over the processes whose presence has been gone long enough."""
+        async with self._changing:
+            await self._reap()
+
+    async def _reap(self) -> None:
         await self._refresh()
         me = self._deps.me.id
         others = [pid for pid in self._addresses if pid != me]
