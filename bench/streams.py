@@ -2,10 +2,28 @@
 
 Each stream speaks Twilio's Media Streams protocol: `start`, then one JSON `media` message every
 20 ms (50 a second, 160 bytes of μ-law), and each call has a live recording capturing it. The
-server runs pinned to CPU 0, the load generator (one uvloop process) to CPU 1. For each number
-of calls, a fresh server is measured for `--seconds`: the p99 delay from a frame's place in real
-time to its capture, frames lost, and the server's memory (RSS). The same load against
-`bare_streams.py` (parse and decode only) gives the floor. Figures go to docs/BENCHMARKS.md.
+server runs pinned to CPU 0, the load generator (one uvloop process, a `picows` client: prebuilt
+messages, only the timestamp formatted per message, sent without awaiting) to CPU 1. The streams
+are opened first (a few handshakes in flight at once), their recordings started, and only then
+do the frames flow, each stream in its own phase of the 20 ms (the generator wakes every 2 ms
+and sends for the streams of that slot): a frame's timestamp is when it is sent, on its stream's
+clock. For each number of calls, a fresh server is measured for `--seconds`: the p50/p99 delay
+from a frame's place in real time to its capture, frames lost, the server's CPU per frame (from
+/proc), the generator's own CPU and lateness, and the server's memory (RSS) before the streams
+(with one stream open, so what the first stream loads is not counted) and with all of them live.
+
+With `--binary`, the streams are raw PCM instead, as jambonz and FreeSWITCH audio forks send:
+`/streams?sampleRate=8000&channels=1&callSid=CA…` with HTTP Basic auth, 320 bytes of 16-bit
+little-endian PCM a message (20 ms at 8 kHz mono), 50 a second, no JSON; a recording started per
+call as for JSON. A binary stream's clock is its samples, from the handshake: each sends from its
+handshake on (while the others are still being opened), and the measured seconds begin once all
+are open and recording.
+
+`--servers` names what is measured, side by side in one run, each number of calls in turn (the
+servers in rotating order): `bare-websockets` (bench/bare_streams.py), `bare-picows`
+(bench/bare_picows.py) — the floors: the same parse, decode and append per message, no capture —
+and `callrec`, once for each `--callrec-src` (a source tree put first on the server's
+PYTHONPATH, labelled by its git commit) or, without one, the installed callrec.
 
 With `--sealed`, the cost of Voice Recording Encryption instead: the same load with the account
 switched to encryption (an RSA-2048 public key uploaded through `/v1/Credentials/PublicKeys`, then
@@ -15,6 +33,9 @@ sealed, plain, …), with the server's CPU time per frame from /proc; each run c
 capture files are sealed (magic `CRCAPs1`) or plain, as they should be.
 
     python bench/streams.py [--calls 200,400,600,800] [--seconds 10]
+    python bench/streams.py --servers bare-websockets,bare-picows,callrec \\
+        [--callrec-src /path/to/old/src --callrec-src /path/to/new/src] [--binary] \\
+        [--calls 1000,1500,2000,2500] [--seconds 10] [--rounds 1]
     python bench/streams.py --sealed [--calls 400,600,800] [--seconds 10] [--rounds 2]
 """
 
@@ -24,6 +45,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import os
 import secrets
 import signal
@@ -32,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,32 +63,65 @@ import numpy as np
 import uvloop
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from websockets.asyncio.client import ClientConnection, connect
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from deployment import cpu_seconds, machine_seconds, wait_for_quiet
 from update_recording import found, free_port, replace_section
 
-from callrec.media.capture import MAGIC, SEALED_MAGIC
 from callrec.media.codec import ulaw_encode
 
 ROOT = Path(__file__).resolve().parent.parent
-PAYLOAD = base64.b64encode(
-    ulaw_encode((np.sin(np.arange(160) / 4) * 6000).astype(np.int16))
-).decode()
+TONE = (np.sin(np.arange(160) / 4) * 6000).astype(np.int16)
+PAYLOAD = base64.b64encode(ulaw_encode(TONE)).decode()
 FRAME = 0.020
+#: A Twilio `media` message, all but its timestamp (ms on the stream's clock) made once.
+MEDIA = (
+    b'{"event":"media","media":{"track":"inbound","timestamp":"%d","payload":"'
+    + PAYLOAD.encode()
+    + b'"}}'
+)
+#: A binary message: 20 ms of 16-bit little-endian PCM at 8 kHz, mono.
+PCM = TONE.astype("<i2").tobytes()
+BINARY_RATE = 8_000
+#: Each 20 ms is cut into this many slots; a stream sends in one of them (its phase).
+SLOTS = 10
+#: Handshakes in flight at once while the streams are opened.
+OPENING = 8
+#: Recordings started at once (POSTs in flight).
+RECORDING = 8
+SERVERS = ("bare-websockets", "bare-picows", "callrec")
+BARE_SCRIPTS = {"bare-websockets": "bare_streams.py", "bare-picows": "bare_picows.py"}
+
+
+@dataclass
+class Target:
+    """A server to measure: `kind` one of SERVERS; a callrec from `src` (PYTHONPATH), or the
+    installed one."""
+
+    kind: str
+    label: str
+    src: Path | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.src is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(self.src), *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+        return env
 
 
 @dataclass
 class Result:
     server: str
     calls: int
-    sent: int
+    sent: int  # frames sent while measured
     received: int
     captured: int | None
     p50_ms: float | None
     p99_ms: float | None
-    rss_mb: float | None
+    rss_mb: float | None  # with every stream live, at the end of the measured seconds
     client_late_ms: float
     # --sealed only: what the frames cost the server, and whether its files were sealed
     round: int = 0
@@ -76,6 +131,14 @@ class Result:
     others_cores: float | None = None  # what processes not the benchmark's used meanwhile
     capture_files: int | None = None
     sealed_files: int | None = None
+    sent_total: int | None = None  # every frame sent (binary streams send from their handshake)
+    rss_before_mb: float | None = None  # with one stream open, before the others
+    lag_max_ms: float | None = None
+    dropped: int = 0  # streams the server closed before the end
+    binary: bool = False
+    waited_s: float = 0.0  # waited for a quiet machine before the run
+    fenced: int | None = None  # callrec: frames dropped while fenced (its presence not renewed)
+    fences: int | None = None  # callrec: times its log says it fenced itself
 
     @property
     def cpu_us_per_frame(self) -> float | None:
@@ -89,6 +152,211 @@ class Result:
             return None
         return self.server_cpu_s / self.wall_s
 
+    @property
+    def kept(self) -> int:
+        """Frames the server kept: captured by callrec (JSON: every frame is after the
+        recording began), received by a floor or by callrec in binary mode (there the frames
+        before the recording began are not captured, by design)."""
+        if self.captured is not None and not self.binary:
+            return self.captured
+        return self.received
+
+    @property
+    def lost(self) -> int:
+        return (self.sent_total if self.sent_total is not None else self.sent) - self.kept
+
+    @property
+    def kb_per_stream(self) -> float | None:
+        if self.rss_mb is None or self.rss_before_mb is None or self.calls < 2:
+            return None
+        return (self.rss_mb - self.rss_before_mb) * 1024 / (self.calls - 1)
+
+
+# the load generator
+
+
+class _Peer(WSListener):
+    """The generator's end of one stream: it reads nothing but a close."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.on_closed: Callable[[], None] | None = None
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.on_closed is not None:
+                self.on_closed()
+
+
+@dataclass(slots=True)
+class _Stream:
+    transport: WSTransport
+    peer: _Peer
+    call_sid: str
+    started: float  # monotonic: when `start` was sent (JSON), or the handshake done (binary)
+    send: Callable[[WSMsgType, bytes], None] = print  # transport.send, looked up once
+
+    def __post_init__(self) -> None:
+        self.send = self.transport.send
+
+
+@dataclass
+class Drive:
+    sent: int  # frames sent during the measured seconds
+    sent_total: int  # every frame sent
+    late_ms: float  # the generator's worst lateness during the measured seconds
+    dropped: int  # streams that closed before the end
+    opening_s: float  # from the first handshake to the first measured frame
+
+
+class _Sender:
+    """Sends each stream's frames in its slot of every 20 ms; catches up when late (never skips
+    a frame), and measures how late it was, at worst, while `measuring`."""
+
+    def __init__(self, binary: bool) -> None:
+        self.binary = binary
+        self.slots: list[list[_Stream]] = [[] for _ in range(SLOTS)]
+        self.sent = 0
+        self.worst = 0.0
+        self.measuring = False
+        self.stopped = False
+        self.began = time.monotonic()
+        self.dropped = 0
+
+    def add(self, stream: _Stream, slot: int) -> None:
+        streams = self.slots[slot]
+        streams.append(stream)
+
+        def closed() -> None:
+            self.dropped += not self.stopped
+            if stream in streams:
+                streams.remove(stream)
+
+        stream.peer.on_closed = closed
+
+    def next_slot(self) -> int:
+        """The slot whose turn comes next (a stream added now sends its first frame then)."""
+        return math.ceil((time.monotonic() - self.began) / (FRAME / SLOTS)) % SLOTS
+
+    async def run(self) -> None:
+        period = FRAME / SLOTS
+        monotonic, text, binary = time.monotonic, WSMsgType.TEXT, WSMsgType.BINARY
+        tick = 0
+        self.began = began = monotonic()
+        while not self.stopped:
+            late = monotonic() - (began + tick * period)
+            if self.measuring and late > self.worst:
+                self.worst = late
+            streams = self.slots[tick % SLOTS]
+            if self.binary:
+                for stream in streams:
+                    stream.send(binary, PCM)
+            else:
+                for stream in streams:
+                    # The frame's timestamp is when it is sent, on the stream's clock (since
+                    # `start`): the server's lag is then the delay from send to capture.
+                    stream.send(text, MEDIA % ((monotonic() - stream.started) * 1000))
+            self.sent += len(streams)
+            tick += 1
+            # Late: no sleep, but the loop still turns (writes the sockets could not take).
+            await asyncio.sleep(max(0.0, began + tick * period - monotonic()))
+
+
+async def drive(
+    url: str,
+    calls: int,
+    seconds: float,
+    headers: dict[str, str],
+    account: str,
+    *,
+    binary: bool = False,
+    opening: int = OPENING,
+    on_open: Callable[[list[str]], Awaitable[object]] | None = None,
+    on_first: Callable[[], object] | None = None,
+    on_begin: Callable[[], object] | None = None,
+    on_end: Callable[[], object] | None = None,
+) -> Drive:
+    """Open `calls` streams, `opening` handshakes at a time, then send 50 frames a second on
+    each for `seconds`. `on_open` is awaited with the call sids of the streams just opened (to
+    start their recordings); with `on_first`, the first stream is opened (and `on_open` awaited
+    for it) alone, then `on_first` runs, then the others are opened. `on_begin` runs as the
+    measured seconds begin, `on_end` as they end, before the streams close. JSON streams send
+    their first frame once all are open; binary ones from their handshake (their clock is the
+    samples sent since)."""
+    sender = _Sender(binary)
+    task = asyncio.get_running_loop().create_task(sender.run()) if binary else None
+    gate = asyncio.Semaphore(opening)
+    began = time.monotonic()
+
+    async def open_stream(index: int) -> _Stream:
+        call_sid = "CA" + secrets.token_hex(16)
+        target = url
+        if binary:
+            target += f"?sampleRate={BINARY_RATE}&channels=1&callSid={call_sid}"
+        async with gate:
+            transport, peer = await ws_connect(
+                _Peer, target, extra_headers=headers, websocket_handshake_timeout=60
+            )
+        assert isinstance(peer, _Peer)
+        if not binary:
+            transport.send(
+                WSMsgType.TEXT, json.dumps({"event": "connected", "protocol": "Call"}).encode()
+            )
+            start = {
+                "accountSid": account,
+                "callSid": call_sid,
+                "streamSid": "MZ" + secrets.token_hex(16),
+                "tracks": ["inbound"],
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000},
+            }
+            transport.send(WSMsgType.TEXT, json.dumps({"event": "start", "start": start}).encode())
+        stream = _Stream(transport, peer, call_sid, time.monotonic())
+        if binary:
+            sender.add(stream, sender.next_slot())
+        return stream
+
+    streams: list[_Stream] = []
+    if on_first is not None:
+        streams.append(await open_stream(0))
+        if on_open is not None:
+            await on_open([streams[0].call_sid])
+        await asyncio.sleep(0.5)
+        on_first()
+    opened = await asyncio.gather(*(open_stream(i) for i in range(len(streams), calls)))
+    if on_open is not None:
+        await on_open([stream.call_sid for stream in opened])
+    streams += opened
+    if not binary:
+        for index, stream in enumerate(streams):
+            sender.add(stream, index % SLOTS)
+    opening_s = time.monotonic() - began
+    sender.measuring = True
+    sent0 = sender.sent
+    if on_begin is not None:
+        on_begin()
+    if task is None:  # JSON: the first frames go now
+        task = asyncio.get_running_loop().create_task(sender.run())
+    await asyncio.sleep(seconds)
+    sender.stopped = True
+    await task  # its last slot sent: nothing goes after the count
+    sent = sender.sent - sent0
+    if on_end is not None:
+        on_end()
+    for stream in streams:
+        if not stream.peer.closed:
+            stream.transport.send_close(WSCloseCode.OK)
+            stream.transport.disconnect()  # once what is buffered is written
+    await asyncio.wait_for(
+        asyncio.gather(*(stream.transport.wait_disconnected() for stream in streams)), 60
+    )
+    return Drive(sent, sender.sent, sender.worst * 1000, sender.dropped, opening_s)
+
 
 async def _drive(
     url: str,
@@ -98,53 +366,19 @@ async def _drive(
     on_start: object,
     on_end: Callable[[], object] | None = None,
 ) -> tuple[int, float]:
-    """Open `calls` streams, send 50 frames a second on each, return (frames sent, worst tick
-    lateness in ms): a late load generator would flatter the server, so it is reported.
-    `on_start` (awaited with the call sids) runs before the first frame, `on_end` after the
-    last, before the streams close."""
-    connections: list[tuple[ClientConnection, str, float]] = []
-    for _ in range(calls):
-        call_sid = "CA" + secrets.token_hex(16)
-        connection = await connect(url, additional_headers=headers, compression=None)
-        await connection.send(json.dumps({"event": "connected", "protocol": "Call"}))
-        await connection.send(
-            json.dumps(
-                {
-                    "event": "start",
-                    "start": {
-                        "accountSid": headers.get("X-Account", "AC" + "0" * 32),
-                        "callSid": call_sid,
-                        "streamSid": "MZ" + "0" * 32,
-                        "tracks": ["inbound"],
-                        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000},
-                    },
-                }
-            )
-        )
-        connections.append((connection, call_sid, time.monotonic()))
-    if callable(on_start):
-        await on_start([sid for _, sid, _ in connections])
-    sent, worst = 0, 0.0
-    began = time.monotonic()
-    frame = 0
-    while time.monotonic() - began < seconds:
-        for connection, _, started in connections:
-            # The frame's timestamp is when it is sent, on the stream's clock (since `start`):
-            # the server's lag is then the delay from send to capture.
-            stamp = str(int((time.monotonic() - started) * 1000))
-            media = {"track": "inbound", "timestamp": stamp, "payload": PAYLOAD}
-            await connection.send(json.dumps({"event": "media", "media": media}))
-        sent += len(connections)
-        frame += 1
-        delay = began + frame * FRAME - time.monotonic()
-        worst = max(worst, -delay)
-        if delay > 0:
-            await asyncio.sleep(delay)
-    if on_end is not None:
-        on_end()
-    for connection, _, _ in connections:
-        await connection.close()
-    return sent, worst * 1000
+    """Open `calls` JSON streams one after the other, then send 50 frames a second on each;
+    return (frames sent, worst lateness in ms): a late load generator would flatter the server,
+    so it is reported. `on_start` (awaited with the call sids) runs before the first frame,
+    `on_end` after the last, before the streams close. (bench/forwarding.py drives with it.)"""
+    account = headers.get("X-Account", "AC" + "0" * 32)
+    result = await drive(
+        url, calls, seconds, headers, account, opening=1,
+        on_open=on_start if callable(on_start) else None, on_end=on_end,
+    )  # fmt: skip
+    return result.sent, result.late_ms
+
+
+# a run
 
 
 def _rss_mb(pid: int) -> float:
@@ -152,68 +386,98 @@ def _rss_mb(pid: int) -> float:
     return int(found(r"VmRSS:\s+(\d+)", text)) / 1024
 
 
+def _settle(pid: int, longest: float = 30.0) -> None:
+    """Wait until the server is idle (it may still be catching up on frames sent)."""
+    ended = time.monotonic() + longest
+    before = cpu_seconds([pid])
+    while time.monotonic() < ended:
+        time.sleep(0.5)
+        now = cpu_seconds([pid])
+        if now - before < 0.03:
+            return
+        before = now
+
+
+def _commit_label(src: Path) -> str:
+    """The git commit of a source tree, "+changes" when its files differ from it."""
+    git = ["git", "-C", str(src)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "?"  # fmt: skip
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "."], capture_output=True,
+                           text=True).stdout.strip()  # fmt: skip
+    return commit + ("+changes" if dirty else "")
+
+
+def callrec_target(src: Path | None) -> Target:
+    if src is None:
+        import callrec
+
+        return Target("callrec", f"callrec {_commit_label(Path(callrec.__file__).parent)}")
+    src = src.resolve()
+    return Target("callrec", f"callrec {_commit_label(src)}", src)
+
+
 def bench_callrec(
-    calls: int, seconds: float, tmp: Path, sealed: bool | None = None, round_: int = 0
-) -> Result:
+    calls: int, seconds: float, tmp: Path, sealed: bool | None = None, round_: int = 0,
+    target: Target | None = None, binary: bool = False, opening: int = OPENING,
+    wait: bool = False,
+) -> Result:  # fmt: skip
     """One fresh server under `calls` streams; with `sealed` not None (--sealed), the account
-    encrypts its recordings or not, and the server's CPU and its capture files are looked at."""
+    encrypts its recordings or not, and its capture files are looked at. `wait`: for a quiet
+    machine first (always with `sealed`)."""
+    target = target or Target("callrec", "callrec")
     port = free_port()
     name = f"{calls}" if sealed is None else f"{calls}-{'sealed' if sealed else 'plain'}-{round_}"
+    name += f"-{secrets.token_hex(3)}"
     log = tmp / f"callrec-{name}.log"
     data = tmp / f"data-{name}"
     command = ["taskset", "-c", "0", sys.executable, "-m", "callrec", "serve", "--port",
                str(port), "--data-dir", str(data), "--stream-grace", "60"]  # fmt: skip
     with log.open("wb") as out:
-        server = subprocess.Popen(command, stdout=out, stderr=out)
+        server = subprocess.Popen(command, stdout=out, stderr=out, env=target.env())
     base = f"http://127.0.0.1:{port}"
-    #: (monotonic, server CPU s, this process's CPU s, the machine's busy s), when the first
-    #: frame is about to go and when the last has gone
-    marks: list[tuple[float, float, float, float]] = []
-
-    def mark() -> None:
-        busy, _, _ = machine_seconds()
-        marks.append((time.monotonic(), cpu_seconds([server.pid]), _own_cpu_seconds(), busy))
-
     try:
         _wait(base + "/_callrec/health")
         text = log.read_text()
         account = found(r"TWILIO_ACCOUNT_SID=(\S+)", text)
         token = found(r"TWILIO_AUTH_TOKEN=(\S+)", text)
         auth = base64.b64encode(f"{account}:{token}".encode()).decode()
-        headers = {"Authorization": f"Basic {auth}", "X-Account": account}
+        headers = {"Authorization": f"Basic {auth}"}
         if sealed:
-            _encrypt_recordings(base, data, account, token)
+            _encrypt_recordings(base, data, account, token, target)
 
         async def record(call_sids: list[str]) -> None:
-            async with httpx.AsyncClient(base_url=base, auth=(account, token)) as http:
-                for sid in call_sids:
-                    path = f"/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings.json"
-                    response = await http.post(path)
-                    assert response.status_code == 201, response.text
-            mark()
+            limits = httpx.Limits(max_connections=RECORDING)
+            async with httpx.AsyncClient(base_url=base, auth=(account, token),
+                                         limits=limits, timeout=60) as http:  # fmt: skip
+                gate = asyncio.Semaphore(RECORDING)
 
-        if sealed is not None:
-            waited = wait_for_quiet()
-            if waited > 2:
-                print(f"  waited {waited:.0f} s for the machine to be quiet", flush=True)
-        sent, late = uvloop.run(
-            _drive(f"ws://127.0.0.1:{port}/streams", calls, seconds, headers, record, mark)
-        )
-        time.sleep(1.0)
+                async def one(sid: str) -> None:
+                    path = f"/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings.json"
+                    async with gate:
+                        for _ in range(400):  # the stream's call may not be made yet
+                            response = await http.post(path)
+                            if response.status_code != 404:
+                                break
+                            await asyncio.sleep(0.05)
+                    assert response.status_code == 201, response.text
+
+                await asyncio.gather(*(one(sid) for sid in call_sids))
+
+        url = f"ws://127.0.0.1:{port}/streams"
+        result = _run(server, url, target.label, calls, seconds, headers, account, record,
+                      binary, opening, wait or sealed is not None)  # fmt: skip
         stats = httpx.get(base + "/_callrec/stats.json").json()
-        rss = _rss_mb(server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+        server.wait(timeout=120)
     lag = stats["frame_lag_ms"]
-    result = Result("callrec", calls, sent, stats["frames_received"], stats["frames_captured"],
-                    lag["p50"], lag["p99"], rss, late)  # fmt: skip
+    result.received, result.captured = stats["frames_received"], stats["frames_captured"]
+    result.p50_ms, result.p99_ms, result.lag_max_ms = lag["p50"], lag["p99"], lag.get("max")
+    result.fenced = stats.get("frames_dropped_while_fenced")
+    result.fences = log.read_text(errors="replace").count(": fenced")
     if sealed is not None:
-        (began, cpu0, own0, busy0), (ended, cpu1, own1, busy1) = marks
-        result.round, result.server_cpu_s, result.wall_s = round_, cpu1 - cpu0, ended - began
-        result.generator_cores = (own1 - own0) / (ended - began)
-        others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
-        result.others_cores = max(0.0, others) / (ended - began)
+        result.round = round_
         result.capture_files, result.sealed_files = _capture_files(data)
         expected = calls if sealed else 0
         if (result.capture_files, result.sealed_files) != (calls, expected):
@@ -224,7 +488,77 @@ def bench_callrec(
     return result
 
 
-def _encrypt_recordings(base: str, data: Path, account: str, token: str) -> None:
+def bench_bare(
+    calls: int, seconds: float, tmp: Path, kind: str = "bare-websockets", binary: bool = False,
+    opening: int = OPENING, wait: bool = False,
+) -> Result:  # fmt: skip
+    port = free_port()
+    command = ["taskset", "-c", "0", sys.executable, str(ROOT / "bench" / BARE_SCRIPTS[kind]),
+               "--port", str(port)]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.PIPE)
+    label = kind.replace("-", " ")
+    try:
+        _wait_port(port)
+        result = _run(server, f"ws://127.0.0.1:{port}/streams", label, calls, seconds, {},
+                      "AC" + "0" * 32, None, binary,
+                      opening, wait)  # fmt: skip
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=120)
+    figures = json.loads(out)
+    lag = figures["frame_lag_ms"]
+    result.received = figures["frames_received"]
+    size = len(PCM) if binary else len(TONE)  # bytes a frame appended: PCM, or μ-law decoded
+    if figures["bytes_appended"] != result.received * size:
+        raise RuntimeError(f"{kind}: {figures['bytes_appended']} bytes appended, {size} a frame")
+    result.p50_ms, result.p99_ms, result.lag_max_ms = lag["p50"], lag["p99"], lag.get("max")
+    return result
+
+
+def _run(
+    server: subprocess.Popen[bytes], url: str, label: str, calls: int, seconds: float,
+    headers: dict[str, str], account: str,
+    record: Callable[[list[str]], Awaitable[object]] | None, binary: bool, opening: int,
+    wait: bool,
+) -> Result:  # fmt: skip
+    """The streams against a server that is up; its figures from /proc (the caller adds the
+    server's own: frames received, lag)."""
+    #: (monotonic, server CPU s, this process's CPU s, the machine's busy s), when the first
+    #: measured frame is about to go and when the measured seconds end
+    marks: list[tuple[float, float, float, float]] = []
+    rss: dict[str, float] = {}
+
+    def mark() -> None:
+        busy, _, _ = machine_seconds()
+        marks.append((time.monotonic(), cpu_seconds([server.pid]), _own_cpu_seconds(), busy))
+
+    def first() -> None:
+        rss["before"] = _rss_mb(server.pid)
+
+    def end() -> None:
+        mark()
+        rss["live"] = _rss_mb(server.pid)
+
+    waited = wait_for_quiet() if wait else 0.0
+    if waited > 2:
+        print(f"  waited {waited:.0f} s for the machine to be quiet", flush=True)
+    result = uvloop.run(
+        drive(url, calls, seconds, headers, account, binary=binary, opening=opening,
+              on_open=record, on_first=first, on_begin=mark, on_end=end)
+    )  # fmt: skip
+    _settle(server.pid)
+    (began, cpu0, own0, busy0), (ended, cpu1, own1, busy1) = marks
+    others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
+    return Result(
+        label, calls, result.sent, 0, None, None, None, rss["live"], result.late_ms,
+        server_cpu_s=cpu1 - cpu0, wall_s=ended - began,
+        generator_cores=(own1 - own0) / (ended - began),
+        others_cores=max(0.0, others) / (ended - began), sent_total=result.sent_total,
+        rss_before_mb=rss["before"], dropped=result.dropped, binary=binary, waited_s=waited,
+    )  # fmt: skip
+
+
+def _encrypt_recordings(base: str, data: Path, account: str, token: str, target: Target) -> None:
     """Switch the account to Voice Recording Encryption, as a user does: its RSA public key
     uploaded (Accounts v1 PublicKeys), then `callrec accounts update --encryption-key`."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -240,11 +574,13 @@ def _encrypt_recordings(base: str, data: Path, account: str, token: str) -> None
     key = response.json()["sid"]
     command = [sys.executable, "-m", "callrec", "accounts", "update", "--data-dir", str(data),
                "--account", account, "--encryption-key", key]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=target.env())
 
 
 def _capture_files(data: Path) -> tuple[int, int]:
     """(capture files, sealed ones) under the data directory; any other magic is an error."""
+    from callrec.media.capture import MAGIC, SEALED_MAGIC
+
     files = sealed = 0
     for path in (data / "media").glob("*.cap"):
         with path.open("rb") as file:
@@ -259,25 +595,6 @@ def _capture_files(data: Path) -> tuple[int, int]:
 def _own_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system
-
-
-def bench_bare(calls: int, seconds: float, tmp: Path) -> Result:
-    port = free_port()
-    command = ["taskset", "-c", "0", sys.executable, str(ROOT / "bench" / "bare_streams.py"),
-               "--port", str(port)]  # fmt: skip
-    server = subprocess.Popen(command, stdout=subprocess.PIPE)
-    try:
-        _wait_port(port)
-        sent, late = uvloop.run(_drive(f"ws://127.0.0.1:{port}", calls, seconds, {}, None))
-        time.sleep(1.0)
-        rss = _rss_mb(server.pid)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        out, _ = server.communicate(timeout=60)
-    figures = json.loads(out)
-    lag = figures["frame_lag_ms"]
-    return Result("bare websockets", calls, sent, figures["frames_received"], None,
-                  lag["p50"], lag["p99"], rss, late)  # fmt: skip
 
 
 def _wait(url: str) -> None:
@@ -474,41 +791,264 @@ def _machine() -> str:
     )
 
 
+WIDE_HEADING = "## Live streams per core: the floors and callrec"
+#: The goal: this many live streams (50 frames a second each, each recorded) on one core.
+GOAL_STREAMS = 2_000
+#: A run keeps up when no frame is lost, its lag p99 is at most this, and its core is not
+#: saturated.
+KEEPS_UP_P99_MS = 50
+#: A run that offered less than this share of its calls' frames measured the load generator.
+OFFERED = 0.99
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def report_wide(
+    results: list[Result], targets: list[Target], seconds: float, rounds: int, binary: bool
+) -> str:
+    heading = f"{WIDE_HEADING} ({'binary PCM' if binary else 'JSON'})"
+    order = {t.label: i for i, t in enumerate(targets)}
+    several = rounds > 1
+    rows = [
+        "| server | calls |" + (" round |" if several else "") + " frames sent | received"
+        " | captured | lost | of which fenced | lag p50 ms | lag p99 ms | lag max ms"
+        " | server CPU µs / frame"
+        " | server CPU, cores | RSS MB before | RSS MB live | KB / stream | generator late ms"
+        " | generator, cores | others, cores |",
+        "|---|---:|" + ("---:|" if several else "") + "---:|" * 16,
+    ]
+    for r in sorted(results, key=lambda r: (r.calls, order.get(r.server, 99), r.round)):
+        sent = r.sent_total if r.sent_total is not None else r.sent
+        rows.append(
+            f"| {r.server} | {r.calls:,} |"
+            + (f" {r.round + 1} |" if several else "")
+            + f" {sent:,} | {r.received:,} | "
+            f"{'' if r.captured is None else f'{r.captured:,}'} | {r.lost:,} | "
+            f"{'' if not r.fenced else f'{r.fenced:,}'} | {r.p50_ms} | "
+            f"{r.p99_ms} | {_fmt(r.lag_max_ms, 0)} | {_fmt(r.cpu_us_per_frame)}"
+            f"{'*' if (r.cores or 0) >= SATURATED else ''} | "
+            f"{_fmt(r.cores, 2)} | {_fmt(r.rss_before_mb, 0)} | {_fmt(r.rss_mb, 0)} | "
+            f"{_fmt(r.kb_per_stream)} | {r.client_late_ms:.0f} | {_fmt(r.generator_cores, 2)} | "
+            f"{_fmt(r.others_cores, 2)} |"
+        )
+    notes = [
+        f"- \\* the server's core was saturated (≥ {SATURATED} busy): frames queued, and the "
+        "CPU a frame (CPU over frames sent) understates what a frame costs",
+    ]
+    if any(r.fenced for r in results):
+        notes.append(
+            "- 'of which fenced': callrec dropped these frames while fenced (no renewal of its "
+            "presence for 3 s: it can no longer prove it holds its calls, and writes nothing; "
+            "its log says `fenced`) — on this one process, because its saturated loop renewed "
+            "too late"
+        )
+    need = 1e6 / (GOAL_STREAMS / FRAME)  # µs of CPU a frame that fill one core at the goal
+    for target in targets:
+        runs = [r for r in results if r.server == target.label]
+        if not runs:
+            continue
+        offered = [r for r in runs if r.sent >= OFFERED * r.calls / FRAME * seconds]
+        keeps = [
+            r for r in offered
+            if r.lost == 0 and r.dropped == 0 and (r.p99_ms or 0) <= KEEPS_UP_P99_MS
+            and (r.cores or 0) < SATURATED
+        ]  # fmt: skip
+        most = max((r.calls for r in keeps), default=None)
+        # CPU a frame where the core was not saturated (a saturated core takes more frames a
+        # wakeup, and queues some: says less); the least loaded point otherwise
+        easy = [r for r in runs if (r.cores or 0) < SATURATED]
+        least = min(easy or runs, key=lambda r: r.calls)
+        cpu = least.cpu_us_per_frame or float("nan")
+        ceiling = 1e6 * FRAME / cpu
+        # memory where nothing queued (a saturated server also holds the messages it is behind on)
+        memory = [r.kb_per_stream for r in (easy or runs) if r.kb_per_stream is not None]
+        notes.append(
+            f"- **{target.label}**: keeps up (no frame lost, lag p99 ≤ {KEEPS_UP_P99_MS} ms, its "
+            f"core < {SATURATED} busy, ≥ {OFFERED * 100:.0f} % of the frames offered) at "
+            + (f"**{most:,} streams** at most of those run" if most else "**none** of those run")
+            + f"; {cpu:.1f} µs of CPU a frame at {least.calls:,} (core {_fmt(least.cores, 2)} "
+            + ("busy" if easy else "busy: saturated, understated")
+            + f"): one whole core would carry **~{ceiling:,.0f} streams** at that cost (the "
+            f"goal, {GOAL_STREAMS:,}, needs ≤ {need:.0f} µs a frame, all of it); memory "
+            + (
+                f"**{statistics.median(memory):.0f} KB a stream** (median"
+                + ("" if easy else ", saturated runs: queued messages included")
+                + f"; {min(memory):.0f} to {max(memory):.0f})"
+                if memory
+                else "not measured"
+            )
+        )
+    if results:
+        for calls in sorted({r.calls for r in results}):
+            at = [r for r in results if r.calls == calls]
+            worst_late = max(r.client_late_ms for r in at)
+            cores = max(r.generator_cores or 0 for r in at)
+            share = min(r.sent / (r.calls / FRAME * seconds) for r in at)
+            notes.append(
+                f"- the load generator at {calls:,} calls: at most {cores:.2f} of its core, "
+                f"{worst_late:.0f} ms late at worst"
+                + f", {share * 100:.0f} % of the frames offered at worst"
+                + (": the row measures the generator too" if share < OFFERED else "")
+            )
+    mode = (
+        "raw PCM in binary messages (`/streams?sampleRate=8000&channels=1&callSid=CA…`, HTTP "
+        "Basic auth, 320 bytes of 16-bit little-endian PCM a message, 50 a second; each stream "
+        "sends from its handshake, its clock the samples sent; 'frames sent' counts them all, "
+        "'lost' is sent less received: frames before a recording began are not captured, by "
+        "design)"
+        if binary
+        else "Twilio `media` messages (JSON, 160 bytes of μ-law in base64, 50 a second)"
+    )
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = " ".join(["python", "bench/streams.py", *sys.argv[1:]])
+    return "\n".join(
+        [
+            f"{heading} — {when}",
+            "",
+            f"`{command}`: one fresh server a run, pinned to CPU 0; the load generator (one "
+            f"uvloop process, a `picows` client) on CPU 1. Each call streams {mode} and has a "
+            "live recording (callrec; the floors, bench/bare_streams.py on `websockets` and "
+            "bench/bare_picows.py on `picows`, parse and decode each message and append it to "
+            "the call's buffer, and record nothing). The streams are opened first, "
+            f"{OPENING} handshakes at a time, and their recordings started; then {seconds:g} s "
+            "are measured, each stream sending in its own 2 ms slot of every 20 ms. Lag: from a "
+            "frame's place in real time to its capture (callrec) or decoding (floors), in 1 ms "
+            "buckets. Server CPU: user + system from /proc over the measured seconds, per frame "
+            "sent. RSS: before, with one stream open and recording (what the first stream "
+            "loads is not counted); live, at the end of the measured seconds; KB / stream: the "
+            "difference over the other streams. 'generator late': how far the generator fell "
+            "behind real time at worst (beyond a few ms, the row measures the generator); "
+            "'others': what processes not the benchmark's used meanwhile (the machine is "
+            "shared); a quiet second was waited for before each run. This machine's speed "
+            f"drifts by ±15 %: compare rows of one run. {_machine()}",
+            "",
+            *rows,
+            "",
+            *notes,
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", default=None, help="default 200,400,600,800; --sealed 600")
+    parser.add_argument(
+        "--calls",
+        default=None,
+        help="default 200,400,600,800; --servers 1000,1500,2000,2500; --sealed 600",
+    )
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--servers",
+        default=None,
+        help=f"measure these side by side (comma-separated: {', '.join(SERVERS)}); a section "
+        "of its own",
+    )
+    parser.add_argument(
+        "--callrec-src",
+        action="append",
+        type=Path,
+        default=[],
+        help="a callrec source tree to serve (first on PYTHONPATH), labelled by its git commit; "
+        "repeat to measure several side by side; without it, the installed callrec",
+    )
+    parser.add_argument("--binary", action="store_true", help="raw PCM streams, not Twilio JSON")
+    parser.add_argument("--opening", type=int, default=OPENING, help="handshakes at once")
     parser.add_argument("--sealed", action="store_true", help="plain against sealed recordings")
-    parser.add_argument("--rounds", type=int, default=2, help="--sealed: rounds of each")
+    parser.add_argument("--rounds", type=int, default=None, help="--sealed: 2; --servers: 1")
     parser.add_argument("--no-write", action="store_true", help="print, leave the docs alone")
     args = parser.parse_args()
-    calls_list = [
-        int(n) for n in (args.calls or ("600" if args.sealed else "200,400,600,800")).split(",")
-    ]
+    default_calls = "600" if args.sealed else "1000,1500,2000,2500" if args.servers else None
+    calls_list = [int(n) for n in (args.calls or default_calls or "200,400,600,800").split(",")]
+    rounds = args.rounds or (2 if args.sealed else 1)
+    callrecs = [callrec_target(src) for src in args.callrec_src] or [callrec_target(None)]
     os.sched_setaffinity(0, {1})  # the generator stays off the server's core
-    results = []
+    results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if args.sealed:
-            for round_ in range(args.rounds):
+            for round_ in range(rounds):
                 for calls in calls_list:
                     # plain, sealed, then sealed, plain: neither always first after a pause
                     order = (False, True) if round_ % 2 == 0 else (True, False)
                     for sealed in order:
-                        results.append(bench_callrec(calls, args.seconds, tmp, sealed, round_))
+                        results.append(
+                            bench_callrec(
+                                calls,
+                                args.seconds,
+                                tmp,
+                                sealed,
+                                round_,
+                                callrecs[0],
+                                args.binary,
+                                args.opening,
+                            )
+                        )
                         print(_progress(results[-1]), flush=True)
-            section = report_sealed(results, args.seconds, args.rounds)
+            section = report_sealed(results, args.seconds, rounds)
             heading = SEALED_HEADING
+        elif args.servers:
+            targets: list[Target] = []
+            for name in args.servers.split(","):
+                if name not in SERVERS:
+                    parser.error(f"--servers: {name!r} is not one of {', '.join(SERVERS)}")
+                if name == "callrec":
+                    targets += callrecs
+                else:
+                    targets.append(Target(name, name.replace("-", " ")))
+            step = 0
+            for round_ in range(rounds):
+                for calls in calls_list:
+                    turn = step % len(targets)  # rotating: none always first after a pause
+                    step += 1
+                    for target in targets[turn:] + targets[:turn]:
+                        try:
+                            result = _bench(target, calls, args, tmp)
+                        except Exception as error:  # one server failing leaves the others
+                            print(f"{target.label} {calls}: failed: {error!r}", flush=True)
+                            continue
+                        result.round = round_
+                        results.append(result)
+                        print(_wide_progress(result), flush=True)
+            section = report_wide(results, targets, args.seconds, rounds, args.binary)
+            heading = f"{WIDE_HEADING} ({'binary PCM' if args.binary else 'JSON'})"
         else:
             for calls in calls_list:
-                results.append(bench_callrec(calls, args.seconds, tmp))
-                results.append(bench_bare(calls, args.seconds, tmp))
-                print(results[-2], results[-1], sep="\n", flush=True)
+                results.append(bench_callrec(calls, args.seconds, tmp, None, 0, callrecs[0],
+                                             args.binary, args.opening))  # fmt: skip
+                results.append(bench_bare(calls, args.seconds, tmp, "bare-websockets",
+                                          args.binary, args.opening))  # fmt: skip
+                print(_wide_progress(results[-2]), _wide_progress(results[-1]), sep="\n",
+                      flush=True)  # fmt: skip
             section = report(results, args.seconds)
             heading = "## Concurrent media streams"
     print(section)
     if not args.no_write:
         replace_section(section, heading)
+
+
+def _bench(target: Target, calls: int, args: argparse.Namespace, tmp: Path) -> Result:
+    if target.kind == "callrec":
+        return bench_callrec(calls, args.seconds, tmp, None, 0, target, args.binary,
+                             args.opening, wait=True)  # fmt: skip
+    return bench_bare(calls, args.seconds, tmp, target.kind, args.binary, args.opening,
+                      wait=True)  # fmt: skip
+
+
+def _wide_progress(r: Result) -> str:
+    return (
+        f"{r.server} {r.calls}: sent {r.sent_total or r.sent:,} received {r.received:,} "
+        f"captured {'' if r.captured is None else f'{r.captured:,}'} lost {r.lost:,} "
+        f"lag p50 {r.p50_ms} p99 {r.p99_ms} max {r.lag_max_ms} ms, "
+        f"{_fmt(r.cpu_us_per_frame)} µs/frame, {_fmt(r.cores, 2)} cores, "
+        + (f"fenced {r.fenced:,} frames ({r.fences} fences), " if r.fenced else "")
+        + f"RSS "
+        f"{_fmt(r.rss_before_mb, 0)} -> {_fmt(r.rss_mb, 0)} MB ({_fmt(r.kb_per_stream)} KB a "
+        f"stream), late {r.client_late_ms:.0f} ms, generator {_fmt(r.generator_cores, 2)} cores,"
+        f" others {_fmt(r.others_cores, 2)}, dropped {r.dropped}"
+    )
 
 
 def _progress(r: Result) -> str:
