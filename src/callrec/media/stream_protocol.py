@@ -68,11 +68,17 @@ def parse(text: str | bytes | memoryview) -> Message:
     if type(message) is not dict:
         raise ProtocolError("not a JSON object")
     event = message.get("event")
-    if event == "media":
-        media = message.get("media")
-        if type(media) is not dict:
-            raise ProtocolError("'media' is missing")
-        return _media(media)
+    if event == "media":  # fifty a second per call: inline, one try, errors sorted out after
+        media: Any = message.get("media")  # checked by what is done with it
+        try:
+            track = _TRACKS[media.get("track", "inbound")]
+            offset = int(media["timestamp"]) * _MICROS_PER_MS
+            payload = _a2b_base64(media["payload"], strict_mode=True)
+        except (AttributeError, KeyError, TypeError, ValueError, binascii.Error):
+            raise _media_error(media) from None
+        if offset < 0 or len(payload) > MAX_PAYLOAD_BYTES:
+            raise ProtocolError("bad media message")
+        return _new_media(Media, (track, offset, payload))
     if event == "start":
         return _start(_object(message, "start"))
     if event == "stop":
@@ -89,20 +95,13 @@ def _object(message: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _media(media: dict[str, Any]) -> Media:
-    # Fifty of these a second per call: one try, the errors sorted out only when there is one.
-    try:
-        track = _TRACKS[media.get("track", "inbound")]
-        offset = int(media["timestamp"]) * _MICROS_PER_MS
-        payload = _a2b_base64(media["payload"], strict_mode=True)
-    except (KeyError, TypeError, ValueError, binascii.Error):
-        name = media.get("track", "inbound")
-        if not isinstance(name, str) or name not in _TRACKS:
-            raise ProtocolError("unknown track") from None
-        raise ProtocolError("bad media message") from None
-    if offset < 0 or len(payload) > MAX_PAYLOAD_BYTES:
-        raise ProtocolError("bad media message")
-    return _new_media(Media, (track, offset, payload))
+def _media_error(media: object) -> ProtocolError:
+    if not isinstance(media, dict):
+        return ProtocolError("'media' is missing")
+    name = media.get("track", "inbound")
+    if not isinstance(name, str) or name not in _TRACKS:
+        return ProtocolError("unknown track")
+    return ProtocolError("bad media message")
 
 
 def _start(start: dict[str, Any]) -> Start:

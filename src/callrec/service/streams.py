@@ -52,6 +52,9 @@ class StreamService:
         self._hang_ups: dict[str, asyncio.TimerHandle] = {}
         self._sockets: dict[str, Callable[[], Awaitable[None]]] = {}
         self._tasks = BackgroundTasks("hanging up a call whose stream ended")
+        #: A frame of an attached stream: `(call_sid, track, offset, data)`, `offset` in µs
+        #: since the stream began. The hub's own method, bound: it is called for every frame.
+        self.frame: Callable[[str, RecordingTrack, Micros, bytes], None] = deps.media.frame
 
     async def attach(
         self,
@@ -139,9 +142,6 @@ class StreamService:
             return changed, origin
 
         return await gates.write(attach)
-
-    def frame(self, call_sid: str, track: RecordingTrack, offset: Micros, pcm: bytes) -> None:
-        self._deps.media.frame(call_sid, track, offset, pcm)
 
     async def detach(self, call_sid: str, stopped: bool) -> None:
         """The stream ended: `stop` ends the call now; a dropped socket is recorded as a gap
