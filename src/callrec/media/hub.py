@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -114,6 +115,8 @@ class MediaHub:
     _flusher: asyncio.Task[None] | None = None
     #: Since when (the media position of each live stream) this process writes nothing.
     _fenced: dict[str, Micros] | None = None
+    #: Until when (monotonic seconds) this process may write: its lease in the deployment.
+    _lease_until: float = math.inf
 
     # the media clock
 
@@ -194,6 +197,13 @@ class MediaHub:
 
     # fencing
 
+    def hold_until(self, deadline: float) -> None:
+        """This process may write until `deadline` (monotonic seconds), unless renewed: past it,
+        the first frame fences the hub. Its membership sets a timer for the same moment, but a
+        saturated loop runs timers late (libuv polls I/O up to 48 times before them), and frames
+        are looked at on time."""
+        self._lease_until = deadline
+
     def fence(self) -> None:
         """Write nothing from now on, until `unfence`."""
         if self._fenced is None:
@@ -236,7 +246,11 @@ class MediaHub:
             return
         stats = self.stats
         stats.frames_received += 1
-        stats.lag.add(_monotonic() - stream.began - offset / MICROS_PER_SECOND)
+        now = _monotonic()
+        stats.lag.add(now - stream.began - offset / MICROS_PER_SECOND)
+        if now >= self._lease_until and self._fenced is None:
+            log.error("this process's lease ran out: fenced")
+            self.fence()
         media_at = stream.origin + offset
         end = media_at + len(data) // stream.width * MICROS_PER_SECOND // stream.rate
         if end > stream.position:

@@ -24,7 +24,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from callrec.domain.model import Call, CallStatus, EventKind
+from callrec.background import BackgroundTasks
+from callrec.domain.model import Call, CallStatus, EventKind, Micros
 from callrec.domain.recording import gap
 from callrec.service.deps import Deps
 from callrec.service.gates import GateDecisions
@@ -65,6 +66,7 @@ class Membership:
         #: Taking over the dead and joining again after a takeover change who this process
         #: is and what it holds: one at a time.
         self._changing = asyncio.Lock()
+        self._notes = BackgroundTasks("noting what was not captured while fenced")
 
     async def join(self) -> None:
         """Register, hold the presence, take over what dead processes left, and keep at it."""
@@ -96,12 +98,11 @@ class Membership:
                 await self._runner
         if self._fence is not None:
             self._fence.cancel()
+        await self._notes.close()
         await self._presence.close()
 
     async def _run(self) -> None:
-        # Two loops: a renewal never waits for reaping, which reads the database (from a
-        # thread, on SQLite: on a saturated core that took seconds, and the process fenced
-        # itself while every frame was still handled in time; docs/BENCHMARKS.md).
+        # Two loops: a renewal never waits for reaping (reads, and the takeover of the dead).
         await asyncio.gather(self._heartbeat(), self._reaping())
 
     async def _heartbeat(self) -> None:
@@ -136,7 +137,7 @@ class Membership:
             return
         self._renewed(sent)
         if self._deps.media.fenced:
-            await self._unfence()
+            self._unfence()
 
     async def _rejoin(self) -> None:
         """Taken over by the others while cut off (it was fenced by then, see the module's
@@ -160,9 +161,14 @@ class Membership:
         log.info("joined the deployment again as process %s", me.id)
 
     def _renewed(self, sent: float) -> None:
-        """A renewal sent at `sent` succeeded: fence LEASE_SECONDS after it unless another does."""
+        """A renewal sent at `sent` succeeded: fence LEASE_SECONDS after it unless another does.
+        Alone on its database (SQLite, held by a lock for as long as the process lives), a
+        process has no lease to lose: a fence could only come from its own loop running late."""
+        if self._presence.alone:
+            return
         if self._fence is not None:
             self._fence.cancel()
+        self._deps.media.hold_until(sent + LEASE_SECONDS)
         loop = asyncio.get_running_loop()
         delay = sent + LEASE_SECONDS - time.monotonic()
         self._fence = loop.call_later(max(0.0, delay), self._fence_now)
@@ -171,11 +177,14 @@ class Membership:
         log.error("no renewal of this process's presence for %s s: fenced", LEASE_SECONDS)
         self._deps.media.fence()
 
-    async def _unfence(self) -> None:
+    def _unfence(self) -> None:
         """The presence holds again and nobody took over: capture again, and say in each
-        timeline what was not captured meanwhile."""
+        timeline what was not captured meanwhile (in the background: the heartbeat goes on)."""
         spans = self._deps.media.unfence()
         log.info("presence renewed: capturing again")
+        self._notes.spawn(self._note_fenced(spans))
+
+    async def _note_fenced(self, spans: dict[str, tuple[Micros, Micros]]) -> None:
         why = FENCED.format(me=self._deps.me.id)
         for call_sid, (since, until) in spans.items():
             await self._streams.note_gap(call_sid, EventKind.INTERRUPTED, since, why, True)
