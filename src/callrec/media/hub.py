@@ -111,7 +111,8 @@ class MediaHub:
     stats: Stats = field(default_factory=Stats)
     _streams: dict[str, _Stream] = field(default_factory=dict)
     _captures: dict[str, _Capture] = field(default_factory=dict)
-    _by_call: dict[str, set[str]] = field(default_factory=dict)
+    #: Each call's captures, by recording sid (what a frame of the call goes to).
+    _by_call: dict[str, dict[str, _Capture]] = field(default_factory=dict)
     _flusher: asyncio.Task[None] | None = None
     #: Since when (the media position of each live stream) this process writes nothing.
     _fenced: dict[str, Micros] | None = None
@@ -142,7 +143,7 @@ class MediaHub:
         capture = self._captures.get(recording_sid)
         if capture is None:
             capture = self._captures[recording_sid] = _Capture(call_sid, sealed=sealed)
-            self._by_call.setdefault(call_sid, set()).add(recording_sid)
+            self._by_call.setdefault(call_sid, {})[recording_sid] = capture
             stream = self._streams.get(call_sid)
             if stream is not None and open_:
                 # Opened now, not at the next frame: a frame never waits for a file to be made.
@@ -164,8 +165,8 @@ class MediaHub:
         capture = self._captures.pop(recording_sid, None)
         if capture is None:
             return
-        recordings = self._by_call.get(capture.call_sid, set())
-        recordings.discard(recording_sid)
+        recordings = self._by_call.get(capture.call_sid, {})
+        recordings.pop(recording_sid, None)
         if not recordings:
             self._by_call.pop(capture.call_sid, None)
         if capture.writer is not None:
@@ -178,8 +179,7 @@ class MediaHub:
     def close_files(self, call_sid: str) -> None:
         """Hand every capture file of the call to the OS and close it (another process is taking
         the call over and will append to them); gates stay as they are."""
-        for sid in self._by_call.get(call_sid, ()):
-            capture = self._captures[sid]
+        for capture in self._by_call.get(call_sid, {}).values():
             if capture.writer is not None:
                 capture.writer.close()
                 capture.writer = None
@@ -258,9 +258,10 @@ class MediaHub:
         if self._fenced is not None:
             stats.frames_fenced += 1
             return
-        captures = self._captures
-        for sid in self._by_call.get(call_sid, ()):
-            capture = captures[sid]
+        captures = self._by_call.get(call_sid)
+        if captures is None:
+            return
+        for sid, capture in captures.items():
             if not capture.open:
                 stats.frames_gated += 1
                 continue  # a paused recording: the frame is dropped here, before any buffer
