@@ -23,7 +23,11 @@ are open and recording.
 servers in rotating order): `bare-websockets` (bench/bare_streams.py), `bare-picows`
 (bench/bare_picows.py) — the floors: the same parse, decode and append per message, no capture —
 and `callrec`, once for each `--callrec-src` (a source tree put first on the server's
-PYTHONPATH, labelled by its git commit) or, without one, the installed callrec.
+PYTHONPATH, labelled by its git commit) or, without one, the installed callrec. With them (or
+`--probe`), a REST probe measures what an app sees meanwhile: during the measured seconds, one
+client (a thread of the generator's process) sends UpdateCallRecording on the first call's
+recording every 100 ms, paused and in-progress in turn, and keeps each answer's latency and
+status; the frames the paused recording drops at its gate are counted apart, not as lost.
 
 With `--sealed`, the cost of Voice Recording Encryption instead: the same load with the account
 switched to encryption (an RSA-2048 public key uploaded through `/v1/Credentials/PublicKeys`, then
@@ -35,7 +39,7 @@ capture files are sealed (magic `CRCAPs1`) or plain, as they should be.
     python bench/streams.py [--calls 200,400,600,800] [--seconds 10]
     python bench/streams.py --servers bare-websockets,bare-picows,callrec \\
         [--callrec-src /path/to/old/src --callrec-src /path/to/new/src] [--binary] \\
-        [--calls 1000,1500,2000,2500] [--seconds 10] [--rounds 1]
+        [--calls 1000,1500,2000,2500] [--seconds 10] [--rounds 1] [--no-probe]
     python bench/streams.py --sealed [--calls 400,600,800] [--seconds 10] [--rounds 2]
 """
 
@@ -47,12 +51,14 @@ import base64
 import json
 import math
 import os
+import re
 import secrets
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -139,6 +145,8 @@ class Result:
     waited_s: float = 0.0  # waited for a quiet machine before the run
     fenced: int | None = None  # callrec: frames dropped while fenced (its presence not renewed)
     fences: int | None = None  # callrec: times its log says it fenced itself
+    gated: int | None = None  # callrec: frames dropped at a paused recording's gate (the probe's)
+    probe: Probe | None = None  # callrec: UpdateCallRecording answered meanwhile
 
     @property
     def cpu_us_per_frame(self) -> float | None:
@@ -154,12 +162,13 @@ class Result:
 
     @property
     def kept(self) -> int:
-        """Frames the server kept: captured by callrec (JSON: every frame is after the
-        recording began), received by a floor or by callrec in binary mode (there the frames
-        before the recording began are not captured, by design)."""
+        """Frames the server kept: captured by callrec, or dropped at the gate of a recording
+        the probe had paused (JSON: every frame is after the recording began); received by a
+        floor, or by callrec in binary mode (there the frames before the recording began are not
+        captured, by design), less those callrec dropped while fenced."""
         if self.captured is not None and not self.binary:
-            return self.captured
-        return self.received
+            return self.captured + (self.gated or 0)
+        return self.received - (self.fenced or 0)
 
     @property
     def lost(self) -> int:
@@ -378,6 +387,90 @@ async def _drive(
     return result.sent, result.late_ms
 
 
+# the REST probe
+
+#: The probe sends an UpdateCallRecording this often (or as soon as the last is answered).
+PROBE_PERIOD = 0.100
+
+
+class Probe:
+    """What an app sees of the REST side while the streams flow: one client (a thread of the
+    generator's process, so on CPU 1, with its own keep-alive connection) sends
+    UpdateCallRecording on one recording every `PROBE_PERIOD`, Status=paused then
+    Status=in-progress in turn (PauseBehavior its default), each once the last is answered, and
+    keeps each answer's latency (from just before the request is written to the answer read)
+    and status. A thread: the generator's loop never waits for it; it waits for the GIL at
+    most a switch interval (5 ms) when the generator is busy."""
+
+    def __init__(self, base: str, auth: tuple[str, str], account: str) -> None:
+        self.base, self.auth, self.account = base, auth, account
+        self.path = ""  # set once the recording is known
+        self.latencies_ms: list[float] = []
+        self.statuses: list[int | str] = []
+        #: the same requests' time in the app, from callrec's request log: from the app's
+        #: call (the request read, its task started) to the answer handed to the transport
+        self.app_ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def aim(self, call_sid: str, recording_sid: str) -> None:
+        calls = f"/2010-04-01/Accounts/{self.account}/Calls/{call_sid}"
+        self.path = f"{calls}/Recordings/{recording_sid}.json"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="probe", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Sends no more; the request under way, if any, is answered and counted."""
+        self._stop.set()
+
+    def join(self) -> None:
+        if self._thread is not None:
+            self._thread.join(120)
+
+    def _run(self) -> None:
+        perf = time.perf_counter
+        with httpx.Client(base_url=self.base, auth=self.auth, timeout=60) as http:
+            http.get("/_callrec/health")  # the connection opened before the first measure
+            due = time.monotonic()
+            while not self._stop.is_set():
+                status = ("paused", "in-progress")[len(self.statuses) % 2]
+                sent = perf()
+                try:
+                    answer: int | str = http.post(self.path, data={"Status": status}).status_code
+                except httpx.HTTPError as error:
+                    answer = type(error).__name__
+                self.latencies_ms.append((perf() - sent) * 1000)
+                self.statuses.append(answer)
+                due = max(due + PROBE_PERIOD, time.monotonic())
+                self._stop.wait(due - time.monotonic())
+
+    @property
+    def failed(self) -> int:
+        return sum(status != 200 for status in self.statuses)
+
+    def read_log(self, text: str) -> None:
+        """The probe's requests' lines in callrec's request log: their time in the app."""
+        line = re.compile(r" POST " + re.escape(self.path) + r" \d+ ([\d.]+) ms")
+        self.app_ms = [float(ms) for ms in line.findall(text)]
+
+    def percentile(self, share: float, app: bool = False) -> float | None:
+        """Nearest rank: of ~100 answers, p99 is the second slowest."""
+        return _percentile(self.app_ms if app else self.latencies_ms, share)
+
+    @property
+    def worst(self) -> float | None:
+        return max(self.latencies_ms, default=None)
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(share * len(ranked)) - 1)]
+
+
 # a run
 
 
@@ -420,11 +513,12 @@ def callrec_target(src: Path | None) -> Target:
 def bench_callrec(
     calls: int, seconds: float, tmp: Path, sealed: bool | None = None, round_: int = 0,
     target: Target | None = None, binary: bool = False, opening: int = OPENING,
-    wait: bool = False,
+    wait: bool = False, probe: bool = False,
 ) -> Result:  # fmt: skip
     """One fresh server under `calls` streams; with `sealed` not None (--sealed), the account
     encrypts its recordings or not, and its capture files are looked at. `wait`: for a quiet
-    machine first (always with `sealed`)."""
+    machine first (always with `sealed`). `probe`: the REST probe (`Probe`) meanwhile, on the
+    first stream's recording."""
     target = target or Target("callrec", "callrec")
     port = free_port()
     name = f"{calls}" if sealed is None else f"{calls}-{'sealed' if sealed else 'plain'}-{round_}"
@@ -445,6 +539,7 @@ def bench_callrec(
         headers = {"Authorization": f"Basic {auth}"}
         if sealed:
             _encrypt_recordings(base, data, account, token, target)
+        prober = Probe(base, (account, token), account) if probe else None
 
         async def record(call_sids: list[str]) -> None:
             limits = httpx.Limits(max_connections=RECORDING)
@@ -461,12 +556,14 @@ def bench_callrec(
                                 break
                             await asyncio.sleep(0.05)
                     assert response.status_code == 201, response.text
+                    if prober is not None and not prober.path:  # the first stream, opened alone
+                        prober.aim(sid, response.json()["sid"])
 
                 await asyncio.gather(*(one(sid) for sid in call_sids))
 
         url = f"ws://127.0.0.1:{port}/streams"
         result = _run(server, url, target.label, calls, seconds, headers, account, record,
-                      binary, opening, wait or sealed is not None)  # fmt: skip
+                      binary, opening, wait or sealed is not None, prober)  # fmt: skip
         stats = httpx.get(base + "/_callrec/stats.json").json()
     finally:
         server.send_signal(signal.SIGTERM)
@@ -475,7 +572,12 @@ def bench_callrec(
     result.received, result.captured = stats["frames_received"], stats["frames_captured"]
     result.p50_ms, result.p99_ms, result.lag_max_ms = lag["p50"], lag["p99"], lag.get("max")
     result.fenced = stats.get("frames_dropped_while_fenced")
-    result.fences = log.read_text(errors="replace").count(": fenced")
+    result.gated = stats.get("frames_dropped_while_paused")
+    result.probe = prober
+    text = log.read_text(errors="replace")
+    result.fences = text.count(": fenced")
+    if prober is not None and prober.path:
+        prober.read_log(text)
     if sealed is not None:
         result.round = round_
         result.capture_files, result.sealed_files = _capture_files(data)
@@ -519,10 +621,10 @@ def _run(
     server: subprocess.Popen[bytes], url: str, label: str, calls: int, seconds: float,
     headers: dict[str, str], account: str,
     record: Callable[[list[str]], Awaitable[object]] | None, binary: bool, opening: int,
-    wait: bool,
+    wait: bool, probe: Probe | None = None,
 ) -> Result:  # fmt: skip
     """The streams against a server that is up; its figures from /proc (the caller adds the
-    server's own: frames received, lag)."""
+    server's own: frames received, lag). `probe` runs for the measured seconds."""
     #: (monotonic, server CPU s, this process's CPU s, the machine's busy s), when the first
     #: measured frame is about to go and when the measured seconds end
     marks: list[tuple[float, float, float, float]] = []
@@ -535,7 +637,14 @@ def _run(
     def first() -> None:
         rss["before"] = _rss_mb(server.pid)
 
+    def begin() -> None:
+        mark()
+        if probe is not None:
+            probe.start()
+
     def end() -> None:
+        if probe is not None:
+            probe.stop()
         mark()
         rss["live"] = _rss_mb(server.pid)
 
@@ -544,8 +653,10 @@ def _run(
         print(f"  waited {waited:.0f} s for the machine to be quiet", flush=True)
     result = uvloop.run(
         drive(url, calls, seconds, headers, account, binary=binary, opening=opening,
-              on_open=record, on_first=first, on_begin=mark, on_end=end)
+              on_open=record, on_first=first, on_begin=begin, on_end=end)
     )  # fmt: skip
+    if probe is not None:
+        probe.join()
     _settle(server.pid)
     (began, cpu0, own0, busy0), (ended, cpu1, own1, busy1) = marks
     others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
@@ -785,7 +896,16 @@ def _machine() -> str:
         ).stdout.strip()
         version = f"callrec at {commit}" + (" with uncommitted changes" if dirty else "")
     else:
-        version = f"bench/ at {commit}, callrec imported from {source}"
+        bench_dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "bench"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        version = (
+            f"bench/ at {commit}"
+            + (" with uncommitted changes" if bench_dirty else "")
+            + f", callrec imported from {source} (the generator's; each server's is its label)"
+        )
     return f"{version}; {platform.machine()}, {os.cpu_count()} cores, Python " + (
         f"{platform.python_version()}."
     )
@@ -799,10 +919,28 @@ GOAL_STREAMS = 2_000
 KEEPS_UP_P99_MS = 50
 #: A run that offered less than this share of its calls' frames measured the load generator.
 OFFERED = 0.99
+#: The goal for memory: a live stream, recorded, holds at most this many KB.
+GOAL_KB_PER_STREAM = 60
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
+
+
+def _offered(r: Result, seconds: float) -> float:
+    """The share of its calls' frames the generator sent in the measured seconds."""
+    return r.sent / (r.calls / FRAME * seconds)
+
+
+def _probe_cells(r: Result) -> str:
+    probe = r.probe
+    if probe is None:
+        return " | | | | |"
+    return (
+        f" {_fmt(probe.percentile(0.5))} | {_fmt(probe.percentile(0.99))} | {_fmt(probe.worst)} |"
+        f" {_fmt(probe.percentile(0.5, app=True))} / {_fmt(probe.percentile(0.99, app=True))} |"
+        f" {probe.failed} of {len(probe.statuses)} |"
+    )
 
 
 def report_wide(
@@ -811,26 +949,36 @@ def report_wide(
     heading = f"{WIDE_HEADING} ({'binary PCM' if binary else 'JSON'})"
     order = {t.label: i for i, t in enumerate(targets)}
     several = rounds > 1
+    probed = any(r.probe is not None for r in results)
     rows = [
-        "| server | calls |" + (" round |" if several else "") + " frames sent | received"
-        " | captured | lost | of which fenced | lag p50 ms | lag p99 ms | lag max ms"
-        " | server CPU µs / frame"
-        " | server CPU, cores | RSS MB before | RSS MB live | KB / stream | generator late ms"
-        " | generator, cores | others, cores |",
-        "|---|---:|" + ("---:|" if several else "") + "---:|" * 16,
+        "| server | calls |" + (" round |" if several else "") + " frames sent | offered"
+        " | received | captured | gated (paused) | lost | of which fenced | lag p50 ms"
+        " | lag p99 ms | lag max ms | server CPU µs / frame | server CPU, cores | RSS MB before"
+        " | RSS MB live | KB / stream |"
+        + (
+            " REST p50 ms | REST p99 ms | REST max ms | REST in the app p50 / p99 ms"
+            " | REST not 200 |"
+            if probed
+            else ""
+        )
+        + " generator late ms | generator, cores | others, cores |",
+        "|---|---:|" + ("---:|" if several else "") + "---:|" * (18 + 5 * probed),
     ]
     for r in sorted(results, key=lambda r: (r.calls, order.get(r.server, 99), r.round)):
         sent = r.sent_total if r.sent_total is not None else r.sent
         rows.append(
             f"| {r.server} | {r.calls:,} |"
             + (f" {r.round + 1} |" if several else "")
-            + f" {sent:,} | {r.received:,} | "
-            f"{'' if r.captured is None else f'{r.captured:,}'} | {r.lost:,} | "
+            + f" {sent:,} | {_offered(r, seconds) * 100:.0f} % | {r.received:,} | "
+            f"{'' if r.captured is None else f'{r.captured:,}'} | "
+            f"{'' if r.gated is None else f'{r.gated:,}'} | {r.lost:,} | "
             f"{'' if not r.fenced else f'{r.fenced:,}'} | {r.p50_ms} | "
             f"{r.p99_ms} | {_fmt(r.lag_max_ms, 0)} | {_fmt(r.cpu_us_per_frame)}"
             f"{'*' if (r.cores or 0) >= SATURATED else ''} | "
             f"{_fmt(r.cores, 2)} | {_fmt(r.rss_before_mb, 0)} | {_fmt(r.rss_mb, 0)} | "
-            f"{_fmt(r.kb_per_stream)} | {r.client_late_ms:.0f} | {_fmt(r.generator_cores, 2)} | "
+            f"{_fmt(r.kb_per_stream)} |"
+            + (_probe_cells(r) if probed else "")
+            + f" {r.client_late_ms:.0f} | {_fmt(r.generator_cores, 2)} | "
             f"{_fmt(r.others_cores, 2)} |"
         )
     notes = [
@@ -839,23 +987,24 @@ def report_wide(
     ]
     if any(r.fenced for r in results):
         notes.append(
-            "- 'of which fenced': callrec dropped these frames while fenced (no renewal of its "
-            "presence for 3 s: it can no longer prove it holds its calls, and writes nothing; "
-            "its log says `fenced`) — on this one process, because its saturated loop renewed "
-            "too late"
+            "- 'of which fenced': callrec dropped these frames while fenced (it could no longer "
+            "prove it held its calls, so it wrote nothing; its log says `fenced`): at 1c826f1 a "
+            "lone SQLite server fenced itself when its saturated loop renewed its presence more "
+            "than 3 s late; since 9eba20a a lone SQLite server holds no lease, and a server "
+            "that does checks the lease's deadline against each frame's own clock"
         )
     need = 1e6 / (GOAL_STREAMS / FRAME)  # µs of CPU a frame that fill one core at the goal
     for target in targets:
         runs = [r for r in results if r.server == target.label]
         if not runs:
             continue
-        offered = [r for r in runs if r.sent >= OFFERED * r.calls / FRAME * seconds]
+        offered = [r for r in runs if _offered(r, seconds) >= OFFERED]
         keeps = [
             r for r in offered
             if r.lost == 0 and r.dropped == 0 and (r.p99_ms or 0) <= KEEPS_UP_P99_MS
-            and (r.cores or 0) < SATURATED
         ]  # fmt: skip
         most = max((r.calls for r in keeps), default=None)
+        busiest = max((r.cores or 0 for r in keeps if r.calls == most), default=0.0)
         # CPU a frame where the core was not saturated (a saturated core takes more frames a
         # wakeup, and queues some: says less); the least loaded point otherwise
         easy = [r for r in runs if (r.cores or 0) < SATURATED]
@@ -864,10 +1013,15 @@ def report_wide(
         ceiling = 1e6 * FRAME / cpu
         # memory where nothing queued (a saturated server also holds the messages it is behind on)
         memory = [r.kb_per_stream for r in (easy or runs) if r.kb_per_stream is not None]
-        notes.append(
-            f"- **{target.label}**: keeps up (no frame lost, lag p99 ≤ {KEEPS_UP_P99_MS} ms, its "
-            f"core < {SATURATED} busy, ≥ {OFFERED * 100:.0f} % of the frames offered) at "
-            + (f"**{most:,} streams** at most of those run" if most else "**none** of those run")
+        line = (
+            f"- **{target.label}**: keeps up (no frame lost, lag p99 ≤ {KEEPS_UP_P99_MS} ms, "
+            f"≥ {OFFERED * 100:.0f} % of the frames offered) at "
+            + (
+                f"**{most:,} streams** at most of those run (its core {busiest:.2f} busy there"
+                + (": saturated, no headroom)" if busiest >= SATURATED else ")")
+                if most
+                else "**none** of those run"
+            )
             + f"; {cpu:.1f} µs of CPU a frame at {least.calls:,} (core {_fmt(least.cores, 2)} "
             + ("busy" if easy else "busy: saturated, understated")
             + f"): one whole core would carry **~{ceiling:,.0f} streams** at that cost (the "
@@ -875,31 +1029,93 @@ def report_wide(
             + (
                 f"**{statistics.median(memory):.0f} KB a stream** (median"
                 + ("" if easy else ", saturated runs: queued messages included")
-                + f"; {min(memory):.0f} to {max(memory):.0f})"
+                + f"; {min(memory):.0f} to {max(memory):.0f}"
+                + (
+                    f"; goal ≤ {GOAL_KB_PER_STREAM} KB: "
+                    + ("met" if statistics.median(memory) <= GOAL_KB_PER_STREAM else "**missed**")
+                    if target.kind == "callrec"
+                    else ""
+                )
+                + ")"
                 if memory
                 else "not measured"
             )
         )
+        probes = [
+            (r.calls, r.probe)
+            for r in sorted(runs, key=lambda r: (r.calls, r.round))
+            if r.probe is not None
+        ]
+        if probes:
+            line += (
+                "; REST probe (UpdateCallRecording every 100 ms) p50 / p99 ms (p99 in the app) at "
+                + ", ".join(
+                    f"{calls:,}: {_fmt(probe.percentile(0.5), 0)} / "
+                    f"**{_fmt(probe.percentile(0.99), 0)}** ({len(probe.statuses)} answered; "
+                    f"in the app {_fmt(probe.percentile(0.99, True), 0)})"
+                    for calls, probe in probes
+                )
+                + f"; {sum(probe.failed for _, probe in probes)} of "
+                f"{sum(len(probe.statuses) for _, probe in probes)} answers not 200"
+            )
+        notes.append(line)
     if results:
         for calls in sorted({r.calls for r in results}):
             at = [r for r in results if r.calls == calls]
             worst_late = max(r.client_late_ms for r in at)
             cores = max(r.generator_cores or 0 for r in at)
-            share = min(r.sent / (r.calls / FRAME * seconds) for r in at)
-            notes.append(
+            shares = {r.server: _offered(r, seconds) for r in at}
+            short = [server for server, share in shares.items() if share < OFFERED]
+            text = (
                 f"- the load generator at {calls:,} calls: at most {cores:.2f} of its core, "
-                f"{worst_late:.0f} ms late at worst"
-                + f", {share * 100:.0f} % of the frames offered at worst"
-                + (": the row measures the generator too" if share < OFFERED else "")
+                f"{worst_late:,.0f} ms late at worst, "
             )
+            if not short:
+                text += f"{min(shares.values()) * 100:.0f} % of the frames offered at worst"
+            elif len(short) == len(shares):
+                text += (
+                    f"{min(shares.values()) * 100:.0f} to {max(shares.values()) * 100:.0f} % of "
+                    f"the frames offered: **one core of this machine cannot offer {calls:,} "
+                    "streams**; these rows measure the generator too, and none of them counts "
+                    "as keeping up"
+                )
+            else:
+                text += (
+                    "all the frames offered to "
+                    + ", ".join(s for s in shares if s not in short)
+                    + ", but "
+                    + ", ".join(f"{shares[s] * 100:.0f} % to {s}" for s in short)
+                    + " (a server that falls behind holds its sends back, and it falls behind "
+                    "too): those rows measure the generator too, and do not count as keeping up"
+                )
+            notes.append(text)
     mode = (
         "raw PCM in binary messages (`/streams?sampleRate=8000&channels=1&callSid=CA…`, HTTP "
         "Basic auth, 320 bytes of 16-bit little-endian PCM a message, 50 a second; each stream "
-        "sends from its handshake, its clock the samples sent; 'frames sent' counts them all, "
-        "'lost' is sent less received: frames before a recording began are not captured, by "
-        "design)"
+        "sends from its handshake, its clock the samples sent, so its lag includes the opening "
+        "of the others; 'frames sent' counts them all, 'lost' is sent less received, less "
+        "those dropped while fenced: frames before a recording began, or while the probe had it "
+        "paused, are received and not captured, by design)"
         if binary
-        else "Twilio `media` messages (JSON, 160 bytes of μ-law in base64, 50 a second)"
+        else "Twilio `media` messages (JSON, 160 bytes of μ-law in base64, 50 a second; 'lost' "
+        "is sent less captured less 'gated', the frames callrec dropped at the gate of the "
+        "recording the probe had paused — `frames_dropped_while_paused` in /_callrec/stats.json"
+        ", dropped by design; frames dropped while fenced count as lost)"
+    )
+    probe_text = (
+        " The REST probe (callrec only): during the measured seconds, one client (a thread of "
+        "the generator's process, on CPU 1; httpx, one keep-alive connection) sends "
+        "UpdateCallRecording (`POST …/Calls/{CA}/Recordings/{RE}.json`) on the first call's "
+        "recording every 100 ms, Status=paused and Status=in-progress in turn, PauseBehavior "
+        "its default, each once the last is answered: its latency is from just before the "
+        "request is written to the answer read (it may wait for the GIL up to 5 ms when the "
+        "generator is busy); ~100 answers a run when each comes within 100 ms, so p99 is the "
+        "second slowest; 'in the app': the same requests' time in callrec's app (its request "
+        "log: from the app's call, the request read and its task started, to the answer handed "
+        "to the transport), the rest being the wait for the server's loop to read the request "
+        "and write the answer; 'not 200' counts the other answers (and errors) of all it sent."
+        if probed
+        else ""
     )
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     command = " ".join(["python", "bench/streams.py", *sys.argv[1:]])
@@ -913,16 +1129,19 @@ def report_wide(
             "bench/bare_picows.py on `picows`, parse and decode each message and append it to "
             "the call's buffer, and record nothing). The streams are opened first, "
             f"{OPENING} handshakes at a time, and their recordings started; then {seconds:g} s "
-            "are measured, each stream sending in its own 2 ms slot of every 20 ms. Lag: from a "
-            "frame's place in real time to its capture (callrec) or decoding (floors), in 1 ms "
-            "buckets. Server CPU: user + system from /proc over the measured seconds, per frame "
-            "sent. RSS: before, with one stream open and recording (what the first stream "
-            "loads is not counted); live, at the end of the measured seconds; KB / stream: the "
-            "difference over the other streams. 'generator late': how far the generator fell "
-            "behind real time at worst (beyond a few ms, the row measures the generator); "
-            "'others': what processes not the benchmark's used meanwhile (the machine is "
-            "shared); a quiet second was waited for before each run. This machine's speed "
-            f"drifts by ±15 %: compare rows of one run. {_machine()}",
+            "are measured, each stream sending in its own 2 ms slot of every 20 ms. 'offered': "
+            "the frames sent in the measured seconds over the calls' 50 a second. Lag: from a "
+            "frame's place in real time to its arrival at callrec's hub (captured or gated) or "
+            "its decoding (floors), in 1 ms buckets. Server CPU: user + system from /proc over "
+            "the measured seconds, per frame sent. RSS: before, with one stream open and "
+            "recording (what the first stream loads is not counted); live, at the end of the "
+            "measured seconds; KB / stream: the difference over the other streams."
+            f"{probe_text} 'generator late': how far the generator fell behind real time at "
+            "worst (beyond a few ms, the row measures the generator); 'generator, cores': its "
+            "process's CPU (the probe's included); 'others': what processes not the "
+            "benchmark's used meanwhile (the machine is shared); a quiet second was waited for "
+            "before each run. This machine's speed drifts by ±15 %: compare rows of one run. "
+            f"{_machine()}",
             "",
             *rows,
             "",
@@ -958,11 +1177,21 @@ def main() -> None:
     parser.add_argument("--opening", type=int, default=OPENING, help="handshakes at once")
     parser.add_argument("--sealed", action="store_true", help="plain against sealed recordings")
     parser.add_argument("--rounds", type=int, default=None, help="--sealed: 2; --servers: 1")
+    parser.add_argument(
+        "--probe",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the REST probe against callrec: UpdateCallRecording (paused, then in-progress) on "
+        "one recording every 100 ms during the measured seconds, its latency and answers "
+        "(default: on with --servers)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, leave the docs alone")
     args = parser.parse_args()
     default_calls = "600" if args.sealed else "1000,1500,2000,2500" if args.servers else None
     calls_list = [int(n) for n in (args.calls or default_calls or "200,400,600,800").split(",")]
     rounds = args.rounds or (2 if args.sealed else 1)
+    if args.probe is None:
+        args.probe = bool(args.servers) and not args.sealed
     callrecs = [callrec_target(src) for src in args.callrec_src] or [callrec_target(None)]
     os.sched_setaffinity(0, {1})  # the generator stays off the server's core
     results: list[Result] = []
@@ -1017,7 +1246,8 @@ def main() -> None:
         else:
             for calls in calls_list:
                 results.append(bench_callrec(calls, args.seconds, tmp, None, 0, callrecs[0],
-                                             args.binary, args.opening))  # fmt: skip
+                                             args.binary, args.opening,
+                                             probe=args.probe))  # fmt: skip
                 results.append(bench_bare(calls, args.seconds, tmp, "bare-websockets",
                                           args.binary, args.opening))  # fmt: skip
                 print(_wide_progress(results[-2]), _wide_progress(results[-1]), sep="\n",
@@ -1032,7 +1262,7 @@ def main() -> None:
 def _bench(target: Target, calls: int, args: argparse.Namespace, tmp: Path) -> Result:
     if target.kind == "callrec":
         return bench_callrec(calls, args.seconds, tmp, None, 0, target, args.binary,
-                             args.opening, wait=True)  # fmt: skip
+                             args.opening, wait=True, probe=args.probe)  # fmt: skip
     return bench_bare(calls, args.seconds, tmp, target.kind, args.binary, args.opening,
                       wait=True)  # fmt: skip
 
@@ -1044,6 +1274,16 @@ def _wide_progress(r: Result) -> str:
         f"lag p50 {r.p50_ms} p99 {r.p99_ms} max {r.lag_max_ms} ms, "
         f"{_fmt(r.cpu_us_per_frame)} µs/frame, {_fmt(r.cores, 2)} cores, "
         + (f"fenced {r.fenced:,} frames ({r.fences} fences), " if r.fenced else "")
+        + (f"gated {r.gated:,}, " if r.gated else "")
+        + (
+            f"REST probe p50 {_fmt(r.probe.percentile(0.5))} p99 {_fmt(r.probe.percentile(0.99))}"
+            f" max {_fmt(r.probe.worst)} ms (in the app p50 {_fmt(r.probe.percentile(0.5, True))}"
+            f" p99 {_fmt(r.probe.percentile(0.99, True))} ms of {len(r.probe.app_ms)}), "
+            f"{len(r.probe.statuses)} answers, {r.probe.failed} "
+            f"not 200 ({', '.join(sorted({str(x) for x in r.probe.statuses if x != 200}))}), "
+            if r.probe is not None
+            else ""
+        )
         + f"RSS "
         f"{_fmt(r.rss_before_mb, 0)} -> {_fmt(r.rss_mb, 0)} MB ({_fmt(r.kb_per_stream)} KB a "
         f"stream), late {r.client_late_ms:.0f} ms, generator {_fmt(r.generator_cores, 2)} cores,"
