@@ -165,10 +165,13 @@ class CaptureWriter:
         cipher, width, size = self._cipher, self.encoding.width, self._bytes
         assert cipher is not None
         if len(data) == size:  # one whole frame: the hot path, kept short
-            nonce = self._next_nonce()
+            self._sealed_records = count = self._sealed_records + 1
+            nonce = self._nonce_prefix + count.to_bytes(4, "big")
             sealed = cipher.encrypt(nonce, data, None)
-            head = _RECORD_HEAD.pack(code, 0, self.block, zlib.adler32(sealed), media_at)
-            self._pending += head + nonce + sealed
+            pending = self._pending
+            pending += _pack_head(code, 0, self.block, _adler32_of(sealed), media_at)
+            pending += nonce
+            pending += sealed
             return
         data = data[: len(data) // width * width]
         step = self.block * MICROS_PER_SECOND // self.rate
