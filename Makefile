@@ -33,8 +33,10 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), a test file each at a time: most tests wait on real servers,
+# sockets and the clock, so two run in little more than the time of one.
 unit: $(VENV)/.dev postgres-binaries chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The suite runs on SQLite and on a PostgreSQL cluster it starts itself (or on the server that
 # CALLREC_TEST_DATABASE_URL names): it needs the server binaries, Debian's `postgresql` package.
