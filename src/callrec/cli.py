@@ -4,6 +4,7 @@ calls incoming | press | silence | hang-up`."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
@@ -323,6 +324,10 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn raises the signal that stopped it again once it has stopped; SIGTERM is a
     # shutdown asked for, and done: exit 0, as a service manager expects.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # What exists now (modules, the app, its services) lives as long as the process: moved out
+    # of the collector's reach, a full collection no longer walks it while requests wait (tens
+    # of ms each: docs/BENCHMARKS.md, "UpdateCallRecording on PostgreSQL").
+    gc.freeze()
     server.run()
     return 0
 
