@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import subprocess
@@ -253,6 +254,45 @@ class Wrk:
             errors,
         )
         return run, usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Paced:
+    """A paced.py run under way (requests at a set rate); `finish` as Wrk's."""
+
+    process: subprocess.Popen[str]
+    name: str
+
+    @classmethod
+    def start(
+        cls, name: str, url: str, requests: Path, seconds: int, rate: float,
+        cpus: set[int] | None = None, connections: int = CONNECTIONS,
+    ) -> Paced:  # fmt: skip
+        command = [sys.executable, str(Path(__file__).with_name("paced.py")), "--url", url,
+                   "--requests", str(requests), "--rate", f"{rate:.0f}", "--seconds",
+                   str(seconds), "--connections", str(connections)]  # fmt: skip
+        if cpus is not None:
+            command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        return cls(process, name)
+
+    def finish(self) -> tuple[Run, float, dict[str, float]]:
+        """Its figures as a wrk Run, the CPU seconds it used, and all it printed."""
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()
+        _, status, usage = os.wait4(self.process.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"paced.py failed:\n{out}")
+        figures: dict[str, float] = json.loads(out)
+        run = Run(
+            self.name,
+            figures["rate"],
+            figures["p50_ms"],
+            figures["p99_ms"],
+            int(figures["requests"]),
+            int(figures["errors"]),
+        )
+        return run, usage.ru_utime + usage.ru_stime, figures
 
 
 def wrk(name: str, url: str, script: Path, seconds: int, cpus: set[int] | None) -> Run:

@@ -52,6 +52,7 @@ from deployment import (
     ACCOUNT,
     CORES,
     TOKEN,
+    Paced,
     Postgres,
     Reader,
     Usage,
@@ -71,6 +72,7 @@ from update_recording import (
     Run,
     _events,
     prepare_callrec,
+    raw_requests,
     replace_section,
     wrk_script,
 )
@@ -108,6 +110,9 @@ class Measured:
     usage: Usage
     wrk_cpu: float
     waits: Waits | None  # PostgreSQL's connections and commits meanwhile
+    #: A paced run's own figures (paced.py: the rate offered, p99.9, how late it sent).
+    paced: dict[str, float] | None = None
+    offered: float | None = None  # requests a second offered (a paced run)
 
     @property
     def rate(self) -> float:
@@ -171,7 +176,10 @@ def median(rounds: list[Measured]) -> Measured:
 # update: one process, SQLite against PostgreSQL
 
 
-def measure_updates(tmp: Path, name: str, pg: Postgres, seconds: int) -> Measured:
+def measure_updates(
+    tmp: Path, name: str, pg: Postgres, seconds: int, rate: float | None = None
+) -> Measured:
+    """One round: wrk as fast as the server answers, or with `rate`, paced.py at that rate."""
     callrec_cpus, pg_cpus, wrk_cpus = PLACEMENTS[name]
     tmp.mkdir(parents=True)
     database = None
@@ -189,29 +197,48 @@ def measure_updates(tmp: Path, name: str, pg: Postgres, seconds: int) -> Measure
         targets = prepare_callrec(server.base, ACCOUNT, TOKEN)
         script = tmp / "updates.lua"
         wrk_script(script, ACCOUNT, TOKEN, targets)
+        raw = tmp / "updates.json"
+        raw_requests(raw, server.base, ACCOUNT, TOKEN, targets)
         wrk("warm-up", server.base, script, WARM_UP_SECONDS, wrk_cpus)
 
         def once() -> Measured:
             pg.settle()
             before = count()
+            figures = None
             with sampling(database) as sampler, metered(groups, queued) as usage:
-                run, wrk_cpu = Wrk.start(name, server.base, script, seconds, wrk_cpus).finish()
+                if rate is None:
+                    run, wrk_cpu = Wrk.start(name, server.base, script, seconds, wrk_cpus).finish()
+                else:
+                    paced = Paced.start(name, server.base, raw, seconds, rate, wrk_cpus)
+                    run, wrk_cpu, figures = paced.finish()
             time.sleep(0.5)
             waits = sampler.waits if sampler else None
-            return Measured(name, [run], count() - before, usage, wrk_cpu, waits)
+            changes = count() - before
+            return Measured(name, [run], changes, usage, wrk_cpu, waits, figures, rate)
 
         return quietest(once)
 
 
-def bench_update(tmp: Path, pg: Postgres, seconds: int, rounds: int) -> dict[str, list[Measured]]:
+def bench_update(
+    tmp: Path, pg: Postgres, seconds: int, rounds: int, rate: float | None = None
+) -> dict[str, list[Measured]]:
+    """Rounds of each placement in alternating order: wrk, or paced at `rate`."""
     results: dict[str, list[Measured]] = {name: [] for name in PLACEMENTS}
+    kind = "update" if rate is None else f"paced-{rate:.0f}"
     for number in range(rounds):
         order = list(PLACEMENTS) if number % 2 == 0 else list(reversed(PLACEMENTS))
         for index, name in enumerate(order):
-            measured = measure_updates(tmp / f"update-{number}-{index}", name, pg, seconds)
+            where = tmp / f"{kind}-{number}-{index}"
+            measured = measure_updates(where, name, pg, seconds, rate)
             results[name].append(measured)
             print(_row_text(measured), flush=True)
     return results
+
+
+def paced_rates(results: dict[str, list[Measured]], fractions: list[float]) -> list[float]:
+    """Rates to offer: fractions of SQLite's (its median round)."""
+    sqlite = median(results["SQLite"]).rate
+    return [fraction * sqlite for fraction in fractions]
 
 
 def _row_text(m: Measured) -> str:
@@ -223,7 +250,13 @@ def _row_text(m: Measured) -> str:
     )
 
 
-def report_update(results: dict[str, list[Measured]], seconds: int, rounds: int) -> str:
+def report_update(
+    results: dict[str, list[Measured]],
+    seconds: int,
+    rounds: int,
+    paced: PacedRounds | None = None,
+    paced_options: str = "",
+) -> str:
     medians = {name: median(runs) for name, runs in results.items()}
     rows = [
         "| server | placement (2 cores) | req/s | p50 ms | p99 ms | requests | non-2xx"
@@ -273,9 +306,13 @@ def report_update(results: dict[str, list[Measured]], seconds: int, rounds: int)
         f"{name} " + ", ".join(f"{m.rate:,.0f}" for m in runs) for name, runs in results.items()
     )
     notes.append(f"- every round, req/s: {every}")
+    if paced is not None:
+        rows += ["", *_paced_rows(paced)]
+        notes += _paced_notes(paced, sqlite.rate)
     return _section(
         "update",
-        f"`python bench/postgres.py --only update --duration {seconds} --rounds {rounds}`: "
+        f"`python bench/postgres.py --only update --duration {seconds} --rounds {rounds}"
+        f"{paced_options}`: "
         f"update_recording.py's workload (wrk, 1 thread, {CONNECTIONS} connections, 64 "
         f"recordings paused and resumed in turn, {seconds} s a round), callrec on SQLite and on "
         "PostgreSQL (one process, pool of 20, synchronous_commit on, a CHECKPOINT before each "
@@ -285,6 +322,63 @@ def report_update(results: dict[str, list[Measured]], seconds: int, rounds: int)
         rows,
         notes,
     )
+
+
+PacedRounds = dict[float, dict[str, list[Measured]]]  # rate offered -> placement -> rounds
+
+
+def _paced_rows(paced: PacedRounds) -> list[str]:
+    rows = [
+        "At set rates (bench/paced.py, open loop: each answer timed from its request's scheduled"
+        " moment; 'carried': no request left waiting for a connection when the sending ended),"
+        " the median round by p99 (every round's p99 below):",
+        "",
+        "| server | offered req/s | carried | p50 ms | p99 ms | p99.9 ms | max ms"
+        " | non-2xx | sender late ms | callrec, cores | postgres, cores | client, cores |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for rate, placements in paced.items():
+        for name, runs in placements.items():
+            m = _median_p99(runs)
+            assert m.paced is not None
+            groups, wall = m.usage.groups, m.usage.wall
+            postgres = f"{groups['postgres'] / wall:.2f}" if "postgres" in groups else ""
+            rows.append(
+                f"| callrec on {name} | {rate:,.0f} | {'yes' if _carried(m) else '**no**'} | "
+                f"{m.p50_ms:.2f} | {m.p99_ms:.2f} | {m.paced['p999_ms']:.2f} | "
+                f"{m.paced['max_ms']:.1f} | {m.errors} | {m.paced['sender_late_ms']:.1f} | "
+                f"{groups['callrec'] / wall:.2f} | {postgres} | {m.wrk_cpu / wall:.2f} |"
+            )
+    return rows
+
+
+def _carried(m: Measured) -> bool:
+    return m.paced is not None and m.paced["backlog"] == 0
+
+
+def _paced_notes(paced: PacedRounds, sqlite_rate: float) -> list[str]:
+    notes = []
+    for rate, placements in paced.items():
+        for name in ("PostgreSQL (a)", "PostgreSQL (b)"):
+            m = _median_p99(placements[name])
+            met = _carried(m) and m.p99_ms <= UPDATE_GOAL_P99_MS
+            notes.append(
+                f"- {name} at {rate:,.0f} updates/s ({rate / sqlite_rate:.2f} x SQLite's "
+                f"rate): {'carried' if _carried(m) else '**not carried**'}, p99 "
+                f"**{m.p99_ms:.1f} ms** (goal <= {UPDATE_GOAL_P99_MS:.0f} ms: {_met(met)})"
+            )
+        every = "; ".join(
+            f"{name} " + ", ".join(f"{m.p99_ms:.1f}" for m in runs)
+            for name, runs in placements.items()
+        )
+        notes.append(f"- every paced round at {rate:,.0f}/s, p99 ms: {every}")
+    return notes
+
+
+def _median_p99(runs: list[Measured]) -> Measured:
+    """The median round by p99; of an even number, the worse of the middle two."""
+    p99s = [m.p99_ms for m in runs]
+    return runs[p99s.index(statistics.median_high(p99s))]
 
 
 # scale: one process against two
@@ -521,6 +615,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--series", type=float, default=20, help="seconds of paced pauses")
     parser.add_argument("--calls", type=int, default=200, help="live streams (forward)")
+    parser.add_argument(
+        "--paced",
+        type=lambda text: [float(f) for f in text.split(",") if f],
+        default=[0.25, UPDATE_GOAL_RATIO],
+        help="update: rates to offer open loop, as fractions of SQLite's (default 0.25,0.5)",
+    )
+    parser.add_argument("--paced-rounds", type=int, default=3)
     parser.add_argument("--no-write", action="store_true", help="print, leave the docs alone")
     args = parser.parse_args()
     sections = args.only.split(",")
@@ -534,7 +635,14 @@ def main() -> None:
         try:
             if "update" in sections:
                 results = bench_update(tmp, pg, args.duration, args.rounds)
-                written.append(("update", report_update(results, args.duration, args.rounds)))
+                paced: PacedRounds = {}
+                for rate in paced_rates(results, args.paced):
+                    print(f"paced, {rate:,.0f} requests a second:", flush=True)
+                    paced[rate] = bench_update(tmp, pg, args.duration, args.paced_rounds, rate)
+                options = f" --paced {','.join(f'{f:g}' for f in args.paced)}"
+                options += f" --paced-rounds {args.paced_rounds}"
+                section = report_update(results, args.duration, args.rounds, paced, options)
+                written.append(("update", section))
             if "forward" in sections:
                 intro, rows, notes = bench_forward(tmp, pg, args.series, args.calls, args.rounds)
                 written.append(("forward", _section("forward", intro, rows, notes)))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import json
 import os
 import platform
 import re
@@ -131,6 +132,24 @@ def wrk_script(path: Path, account: str, token: str, targets: list[tuple[str, st
         "end",
     ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def raw_requests(
+    path: Path, url: str, account: str, token: str, targets: list[tuple[str, str]]
+) -> None:
+    """The same requests as `wrk_script`'s, in the same turn, as raw HTTP/1.1 (for paced.py)."""
+    auth = base64.b64encode(f"{account}:{token}".encode()).decode()
+    host = url.split("://", 1)[-1].rstrip("/")
+    texts = []
+    for body in ("Status=paused&PauseBehavior=skip", "Status=in-progress"):
+        for call, recording in targets:
+            texts.append(
+                f"POST /2010-04-01/Accounts/{account}/Calls/{call}/Recordings/{recording}.json"
+                f" HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
+                "Content-Type: application/x-www-form-urlencoded\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n{body}"
+            )
+    path.write_text(json.dumps(texts))
 
 
 def run_wrk(name: str, url: str, script: Path, duration: int) -> Run:
