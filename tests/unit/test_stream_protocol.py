@@ -13,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callrec.domain.model import RecordingTrack
-from callrec.media.stream_protocol import Media, Other, ProtocolError, Start, Stop, parse
+from callrec.media.stream_protocol import (
+    Media,
+    Other,
+    ProtocolError,
+    Start,
+    Stop,
+    parse,
+    parse_fully,
+)
 
 ACCOUNT, CALL = "AC" + "1" * 32, "CA" + "2" * 32
 KEYS = ["event", "media", "start", "stop", "track", "payload", "timestamp", "callSid",
@@ -64,3 +72,42 @@ def test_well_formed_messages() -> None:
     assert parse(json.dumps(start)) == Start(ACCOUNT, CALL, "MZ1", tracks, 8000)
     assert parse('{"event": "stop"}') == Stop()
     assert parse('{"event": "mark"}') == Other("mark")
+
+
+#: Payloads near base64's edges: padding, whitespace, URL-safe and stray characters.
+payloads = st.text(alphabet="AB/+=_- \n\\u" + "Qw8", max_size=10) | st.builds(
+    lambda data: base64.b64encode(data).decode(), st.binary(max_size=24)
+)
+media_messages = st.fixed_dictionaries(
+    {
+        "event": st.just("media"),
+        "media": st.fixed_dictionaries(
+            {"payload": payloads | json_values},
+            optional={
+                "timestamp": st.integers(-5, 10**12)
+                | st.sampled_from(["40", "007", "", " 1", "+1", "1_0", "-1", "²", "٣", "1.5"])
+                | json_values,
+                "track": st.sampled_from(["inbound", "outbound", "both", "Inbound"]) | json_values,
+                "chunk": json_values,
+            },
+        ),
+    },
+    optional={"sequenceNumber": json_values, "streamSid": json_values},
+)
+
+
+@settings(max_examples=1000)
+@given(message=media_messages)
+def test_the_quick_way_and_the_general_way_give_one_answer(message: dict[str, Any]) -> None:
+    """A media message is decoded by msgspec, and by orjson when msgspec will not: either way,
+    one answer — the same Media, or a ProtocolError from both."""
+    text = json.dumps(message)
+    try:
+        expected: Media | Start | Stop | Other | None = parse_fully(text)
+    except ProtocolError:
+        expected = None
+    try:
+        got: Media | Start | Stop | Other | None = parse(text)
+    except ProtocolError:
+        got = None
+    assert got == expected
