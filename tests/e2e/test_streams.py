@@ -239,8 +239,13 @@ def test_a_dropped_stream_may_reconnect_within_the_grace_time(deployment: Deploy
             auth=(keys.sid, keys.token),
         ).json()["events"]
         gaps = [(e["kind"], e["detail"]) for e in events if e["kind"] != "processing"][1:-2]
-        assert gaps == [
-            ("interrupted", "no media stream was connected"),  # started while it was away
+        # Started while the stream was away: its timeline opens with a gap. The server notes a
+        # drop in a unit of its own, so a recording started as the drop is being noted may be
+        # told by either: "no media stream" (the drop committed first) or the drop itself.
+        opening = {("interrupted", "no media stream was connected"),
+                   ("interrupted", "the media stream dropped")}  # fmt: skip
+        assert gaps[0] in opening
+        assert gaps[1:] == [
             ("restored", "a media stream reconnected"),
             ("interrupted", "the media stream dropped"),
         ]
