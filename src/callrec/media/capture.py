@@ -115,6 +115,20 @@ class CaptureWriter:
     """Appends frames to one recording's capture file (creating it, or resuming after a crash);
     with `key`, a sealed one (an existing file stays as it was begun)."""
 
+    # Read for every frame, thousands of writers apart in memory: slots, not an instance dict.
+    __slots__ = (
+        "_bytes",
+        "_cipher",
+        "_file",
+        "_nonce_prefix",
+        "_pending",
+        "_sealed_records",
+        "block",
+        "encoding",
+        "path",
+        "rate",
+    )
+
     def __init__(self, path: Path, rate: int, encoding: Encoding, key: bytes | None = None) -> None:
         self.path = path
         if path.exists():
