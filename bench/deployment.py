@@ -229,19 +229,11 @@ class Wrk:
     ) -> Wrk:  # fmt: skip
         command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
                    str(script), url]  # fmt: skip
-        if cpus is not None:
-            command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        return cls(process, name)
+        return cls(_pinned(command, cpus), name)
 
     def finish(self) -> tuple[Run, float]:
         """Its figures, and the CPU seconds it used (from its rusage: wrk exits when done)."""
-        assert self.process.stdout is not None
-        out = self.process.stdout.read()  # a few hundred bytes: the pipe never fills
-        _, status, usage = os.wait4(self.process.pid, 0)
-        self.process.returncode = os.waitstatus_to_exitcode(status)
-        if self.process.returncode != 0:
-            raise RuntimeError(f"wrk failed ({self.process.returncode}):\n{out}")
+        out, cpu = _reaped(self.process)
         errors = 0
         if "Non-2xx" in out:
             errors = int(found(r"Non-2xx or 3xx responses: (\d+)", out))
@@ -253,7 +245,26 @@ class Wrk:
             int(found(r"(\d+) requests in", out)),
             errors,
         )
-        return run, usage.ru_utime + usage.ru_stime
+        return run, cpu
+
+
+def _pinned(command: list[str], cpus: set[int] | None) -> subprocess.Popen[str]:
+    """`command` started on `cpus` (anywhere without), its output piped."""
+    if cpus is not None:
+        command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+
+
+def _reaped(process: subprocess.Popen[str]) -> tuple[str, float]:
+    """What a finished run printed, and the CPU seconds it used (its rusage); raises if it
+    failed. Its output is a few hundred bytes: the pipe never fills."""
+    assert process.stdout is not None
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{process.args!r} failed ({process.returncode}):\n{out}")
+    return out, usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -271,18 +282,11 @@ class Paced:
         command = [sys.executable, str(Path(__file__).with_name("paced.py")), "--url", url,
                    "--requests", str(requests), "--rate", f"{rate:.0f}", "--seconds",
                    str(seconds), "--connections", str(connections)]  # fmt: skip
-        if cpus is not None:
-            command = ["taskset", "-c", ",".join(map(str, sorted(cpus))), *command]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        return cls(process, name)
+        return cls(_pinned(command, cpus), name)
 
     def finish(self) -> tuple[Run, float, dict[str, float]]:
         """Its figures as a wrk Run, the CPU seconds it used, and all it printed."""
-        assert self.process.stdout is not None
-        out = self.process.stdout.read()
-        _, status, usage = os.wait4(self.process.pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise RuntimeError(f"paced.py failed:\n{out}")
+        out, cpu = _reaped(self.process)
         figures: dict[str, float] = json.loads(out)
         run = Run(
             self.name,
@@ -292,7 +296,7 @@ class Paced:
             int(figures["requests"]),
             int(figures["errors"]),
         )
-        return run, usage.ru_utime + usage.ru_stime, figures
+        return run, cpu, figures
 
 
 def wrk(name: str, url: str, script: Path, seconds: int, cpus: set[int] | None) -> Run:

@@ -95,9 +95,8 @@ class _Load:
             if len(self._idle) == self._connections and now >= self._end:
                 self.drained.set()
 
-    async def run(self, host: str, port: int, connections: int) -> float:
-        """Send for the seconds asked; wait for the answers of what was sent. Returns the
-        seconds the sending took (its rate is what was scheduled in them)."""
+    async def run(self, host: str, port: int, connections: int) -> None:
+        """Send for the seconds asked; wait for the answers of what was sent."""
         loop = asyncio.get_running_loop()
         self._connections = connections
         for _ in range(connections):
@@ -119,7 +118,6 @@ class _Load:
         self.backlog = len(self._waiting)
         if len(self._idle) < connections:
             await self.drained.wait()
-        return time.monotonic() - start
 
 
 def _percentile(values: list[float], fraction: float) -> float:

@@ -104,13 +104,18 @@ def serving(command: list[str], probe: str, log: Path) -> Iterator[subprocess.Po
         process.wait(timeout=30)
 
 
-def wrk_script(path: Path, account: str, token: str, targets: list[tuple[str, str]]) -> None:
-    """A wrk script cycling pause(i) for every recording, then resume(i) for every recording."""
-    auth = base64.b64encode(f"{account}:{token}".encode()).decode()
-    paths = [
-        f"/2010-04-01/Accounts/{account}/Calls/{call}/Recordings/{recording}.json"
+def _updates(account: str, targets: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(path, form body) of pause(i) for every recording, then resume(i) for every one."""
+    return [
+        (f"/2010-04-01/Accounts/{account}/Calls/{call}/Recordings/{recording}.json", body)
+        for body in ("Status=paused&PauseBehavior=skip", "Status=in-progress")
         for call, recording in targets
     ]
+
+
+def wrk_script(path: Path, account: str, token: str, targets: list[tuple[str, str]]) -> None:
+    """A wrk script cycling through `_updates`."""
+    auth = base64.b64encode(f"{account}:{token}".encode()).decode()
     lines = [
         'wrk.method = "POST"',
         f'wrk.headers["Authorization"] = "Basic {auth}"',
@@ -120,9 +125,8 @@ def wrk_script(path: Path, account: str, token: str, targets: list[tuple[str, st
         # without one).
         "function init(args)",
     ]
-    for body in ("Status=paused&PauseBehavior=skip", "Status=in-progress"):
-        for p in paths:
-            lines.append(f'  table.insert(requests, wrk.format(nil, "{p}", nil, "{body}"))')
+    for p, body in _updates(account, targets):
+        lines.append(f'  table.insert(requests, wrk.format(nil, "{p}", nil, "{body}"))')
     lines += [
         "end",
         "local i = 0",
@@ -137,18 +141,15 @@ def wrk_script(path: Path, account: str, token: str, targets: list[tuple[str, st
 def raw_requests(
     path: Path, url: str, account: str, token: str, targets: list[tuple[str, str]]
 ) -> None:
-    """The same requests as `wrk_script`'s, in the same turn, as raw HTTP/1.1 (for paced.py)."""
+    """`_updates` as raw HTTP/1.1 requests, a JSON list of strings (for paced.py)."""
     auth = base64.b64encode(f"{account}:{token}".encode()).decode()
     host = url.split("://", 1)[-1].rstrip("/")
-    texts = []
-    for body in ("Status=paused&PauseBehavior=skip", "Status=in-progress"):
-        for call, recording in targets:
-            texts.append(
-                f"POST /2010-04-01/Accounts/{account}/Calls/{call}/Recordings/{recording}.json"
-                f" HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
-                "Content-Type: application/x-www-form-urlencoded\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n{body}"
-            )
+    texts = [
+        f"POST {p} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Basic {auth}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+        for p, body in _updates(account, targets)
+    ]
     path.write_text(json.dumps(texts))
 
 

@@ -179,8 +179,7 @@ class CaptureWriter:
         cipher, width, size = self._cipher, self.encoding.width, self._bytes
         assert cipher is not None
         if len(data) == size:  # one whole frame: the hot path, kept short
-            self._sealed_records = count = self._sealed_records + 1
-            nonce = self._nonce_prefix + count.to_bytes(4, "big")
+            nonce = self._next_nonce()
             sealed = cipher.encrypt(nonce, data, None)
             pending = self._pending
             pending += _pack_head(code, 0, self.block, _adler32_of(sealed), media_at)

@@ -6,7 +6,7 @@ Anything malformed raises `ProtocolError`; the connection is then closed, nothin
 
 `media` messages, fifty a second a call, are decoded by msgspec into the three fields a frame
 needs, the payload's base64 decoded on the way: the other keys are skipped, not built into
-dicts and strings (0.4 against 1.9 to 2.5 µs a message: docs/BENCHMARKS.md), and what they do not
+dicts and strings (0.9 against 1.9 to 2.5 µs a message: docs/ARCHITECTURE.md), and what they do not
 need is not looked at. Whatever that does not take as a well-formed media message — another
 event, or anything odd — is parsed again the general way (orjson), which says what is wrong:
 where both take a message, they give one answer (tests/unit/test_stream_protocol.py).
