@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from callrec.callbacks.signing import signature
 from callrec.callbacks.webhook import USER_AGENT
@@ -86,6 +86,8 @@ class StreamClient:
             listening = asyncio.get_running_loop().create_task(self._listen(socket))
             try:
                 await self._talk(socket, stop, listening)
+            except ConnectionClosed:
+                pass  # the app closed the socket as a message was being sent: it ended the stream
             finally:
                 listening.cancel()
         return None
