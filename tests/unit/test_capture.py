@@ -144,3 +144,23 @@ def test_a_sealed_file_resumes_sealed_after_its_torn_tail(tmp_path: Path) -> Non
     resumed.close()
     captured = read(path, KEY)
     assert captured.samples.tobytes() == b"".join(_frames(4))
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "sealed"])
+@pytest.mark.parametrize("samples", [160, 500], ids=["a frame", "a long frame"])
+def test_a_view_of_a_reused_buffer_is_kept_as_it_was(
+    tmp_path: Path, key: bytes | None, samples: int
+) -> None:
+    """Binary streams hand the socket's buffer over as a view: what was appended must not
+    change when the buffer is read into again."""
+    path = tmp_path / "v.cap"
+    writer = CaptureWriter(path, 8_000, Encoding.PCM16, key)
+    buffer = bytearray(np.arange(samples, dtype="<i2").tobytes())
+    writer.append(RecordingTrack.INBOUND, 0, memoryview(buffer))
+    buffer[:] = bytes(len(buffer))  # the next message, read into the same buffer
+    writer.close()
+    captured = read(path, key)
+    kept = np.concatenate(
+        [row[:n] for row, n in zip(captured.samples, captured.count, strict=True)]
+    )
+    assert kept.tolist() == list(range(samples))

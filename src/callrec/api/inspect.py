@@ -59,7 +59,9 @@ def routes(services: Services) -> list[Route]:
                 "frame_lag_ms": {
                     "p50": media.lag.percentile_ms(0.50),
                     "p99": media.lag.percentile_ms(0.99),
-                    "max": round(media.lag.worst * 1000, 1),
+                    "max": media.lag.worst_ms,
+                    # Frames by lag, for the lag over a span: the difference of two readings.
+                    "counts": media.lag.nonzero(),
                 },
             }
         )

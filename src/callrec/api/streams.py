@@ -51,6 +51,7 @@ RATES = (8_000, 16_000, 24_000, 32_000, 44_100, 48_000)
 #: Runs a stream's database work as a task the server waits for when it stops.
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 _TEXT, _BINARY = WSMsgType.TEXT, WSMsgType.BINARY
+_INBOUND = RecordingTrack.INBOUND
 _Message = tuple[WSMsgType, bytes | memoryview]
 
 
@@ -347,8 +348,9 @@ class _BinaryStream(Stream):
             return
         offset = self._received * MICROS_PER_SECOND // self._rate
         if self._channels == 1:
+            # Handed on as picows read it, not copied: the capture copies it before returning.
             samples = len(data) // 2
-            self._frame(sid, RecordingTrack.INBOUND, offset, bytes(data[: samples * 2]))
+            self._frame(sid, _INBOUND, offset, data if len(data) % 2 == 0 else data[: samples * 2])
         else:
             whole = len(data) // 4 * 4
             frames = np.frombuffer(data[:whole], "<i2").reshape(-1, 2)

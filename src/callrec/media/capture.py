@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
 from callrec.media.codec import ULAW_TO_PCM
-from callrec.media.encoding import Encoding
+from callrec.media.encoding import Audio, Encoding
 
 MAGIC = b"CRCAPv3\0"
 SEALED_MAGIC = b"CRCAPs1\0"
@@ -152,8 +152,9 @@ class CaptureWriter:
         # bytes on every frame cost more than the encryption (measured: 0.43 against 0.50 us).
         self._nonce_prefix, self._sealed_records = os.urandom(8), 0
 
-    def append(self, track: RecordingTrack, media_at: Micros, data: bytes) -> None:
-        """Append audio in the file's encoding that begins at `media_at` on the media clock."""
+    def append(self, track: RecordingTrack, media_at: Micros, data: Audio) -> None:
+        """Append audio in the file's encoding that begins at `media_at` on the media clock
+        (copied: `data` may be a view of a buffer that is reused once this returns)."""
         code = TRACK_CODES[track]
         if self._cipher is not None:
             self._append_sealed(code, media_at, data)
@@ -168,14 +169,12 @@ class CaptureWriter:
         data = data[: len(data) // width * width]
         step = self.block * MICROS_PER_SECOND // self.rate
         for index, start in enumerate(range(0, len(data), size)):
-            piece = data[start : start + size]
-            if len(piece) < size:
-                piece += bytes(size - len(piece))
+            piece = bytes(data[start : start + size]).ljust(size, b"\0")
             count = min(self.block, (len(data) - start) // width)
             head = _RECORD_HEAD.pack(code, 0, count, zlib.adler32(piece), media_at + index * step)
             self._pending += head + piece
 
-    def _append_sealed(self, code: int, media_at: Micros, data: bytes) -> None:
+    def _append_sealed(self, code: int, media_at: Micros, data: Audio) -> None:
         cipher, width, size = self._cipher, self.encoding.width, self._bytes
         assert cipher is not None
         if len(data) == size:  # one whole frame: the hot path, kept short
@@ -189,7 +188,7 @@ class CaptureWriter:
         data = data[: len(data) // width * width]
         step = self.block * MICROS_PER_SECOND // self.rate
         for index, start in enumerate(range(0, len(data), size)):
-            piece = data[start : start + size].ljust(size, b"\0")
+            piece = bytes(data[start : start + size]).ljust(size, b"\0")
             count = min(self.block, (len(data) - start) // width)
             nonce = self._next_nonce()
             sealed = cipher.encrypt(nonce, piece, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from callrec.media.encoding import Encoding
+from callrec.media.encoding import Audio, Encoding
 
 _BIAS = 0x84
 _CLIP = 32_635
@@ -23,7 +23,7 @@ def _decode_table() -> npt.NDArray[np.int16]:
 ULAW_TO_PCM = _decode_table()
 
 
-def ulaw_decode(data: bytes) -> npt.NDArray[np.int16]:
+def ulaw_decode(data: Audio) -> npt.NDArray[np.int16]:
     return ULAW_TO_PCM[np.frombuffer(data, dtype=np.uint8)]
 
 
@@ -40,10 +40,10 @@ def ulaw_encode(pcm: npt.NDArray[np.int16]) -> bytes:
     return encoded
 
 
-def transcode(data: bytes, source: Encoding, target: Encoding) -> bytes:
+def transcode(data: Audio, source: Encoding, target: Encoding) -> bytes:
     """Audio from one capture encoding to another (μ-law and 16-bit little-endian PCM)."""
     if source is target:
-        return data
+        return bytes(data)
     if source is Encoding.MULAW:
         return ulaw_decode(data).astype("<i2").tobytes()
     return ulaw_encode(np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16))

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+#: Audio as it comes: a frame's bytes, or a view of the socket's buffer (binary streams: a view
+#: is copied by whoever keeps it, before the next message is read into that buffer).
+Audio = bytes | memoryview
+
 
 class Encoding(IntEnum):
     MULAW = 1  # G.711 μ-law, one byte a sample: Twilio Media Streams

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from callrec.domain.model import MICROS_PER_SECOND, Micros, RecordingTrack
 from callrec.media.capture import CaptureWriter
 from callrec.media.codec import transcode
-from callrec.media.encoding import Encoding
+from callrec.media.encoding import Audio, Encoding
 from callrec.media.files import MediaFiles
 
 log = logging.getLogger(__name__)
@@ -49,51 +49,70 @@ class _Stream:
 
 
 class LagHistogram:
-    """How late frames are handled relative to their place in real time, in 1 ms buckets."""
+    """How late frames are handled relative to their place in real time: `counts[ms]` frames
+    were `ms` to `ms + 1` milliseconds late (the last bucket: later still). Only the counts are
+    kept as frames come (the hub adds to them inline: a method call and running sums cost
+    0.4 µs a frame, measured); totals are derived when read."""
 
-    BUCKETS = 10_000  # up to 10 s; later lands in the last bucket
+    BUCKETS = 10_000  # up to 10 s
+    LAST = BUCKETS - 1
 
     def __init__(self) -> None:
         self.counts = [0] * self.BUCKETS
-        self.total = 0
-        self.sum = 0.0  # seconds, all frames: with `total`, the mean (and Prometheus' _sum)
-        self.worst = 0.0
 
     def add(self, seconds: float) -> None:
-        bucket = int(seconds * 1000)  # called for every frame: kept to plain operations
-        if bucket < 0:
-            bucket = 0
-        elif bucket >= self.BUCKETS:
-            bucket = self.BUCKETS - 1
-        self.counts[bucket] += 1
-        self.total += 1
-        self.sum += seconds
-        if seconds > self.worst:
-            self.worst = seconds
+        late = int(seconds * 1000)
+        self.counts[late if 0 <= late < self.LAST else (0 if late < 0 else self.LAST)] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def sum(self) -> float:
+        """Seconds, all frames, each at its bucket's middle (Prometheus' `_sum`)."""
+        return sum((ms + 0.5) * count for ms, count in enumerate(self.counts) if count) / 1000
+
+    @property
+    def worst_ms(self) -> int | None:
+        """The latest frame's lag, rounded up to the millisecond."""
+        return next((ms + 1 for ms in range(self.LAST, -1, -1) if self.counts[ms]), None)
 
     def at_most(self, seconds: float) -> int:
         """How many frames were handled within `seconds` of their time (to the millisecond)."""
         return sum(self.counts[: min(self.BUCKETS, round(seconds * 1000))])
 
     def percentile_ms(self, fraction: float) -> int | None:
-        if self.total == 0:
+        total = self.total
+        if total == 0:
             return None
-        wanted, seen = fraction * self.total, 0
+        wanted, seen = fraction * total, 0
         for bucket, count in enumerate(self.counts):
             seen += count
             if seen >= wanted:
                 return bucket + 1
         return self.BUCKETS
 
+    def nonzero(self) -> dict[str, int]:
+        """The buckets that hold frames, by their upper bound in ms (for a client to take the
+        difference of two readings: the lag over a span of time)."""
+        return {str(ms + 1): count for ms, count in enumerate(self.counts) if count}
+
 
 @dataclass(slots=True)
 class Stats:
-    frames_received: int = 0
     frames_captured: int = 0  # written to capture files (once per recording)
     frames_gated: int = 0  # dropped at a closed gate: a paused recording
     frames_unusable: int = 0  # a later stream at another sample rate than the capture file
     frames_fenced: int = 0  # dropped while this process could not prove it holds its calls
     lag: LagHistogram = field(default_factory=LagHistogram)
+
+    @property
+    def frames_received(self) -> int:
+        return self.lag.total  # every frame received is counted there, once
+
+
+_LAST_MS = LagHistogram.LAST
 
 
 @dataclass(slots=True)
@@ -118,6 +137,10 @@ class MediaHub:
     _fenced: dict[str, Micros] | None = None
     #: Until when (monotonic seconds) this process may write: its lease in the deployment.
     _lease_until: float = math.inf
+    _lag_counts: list[int] = field(init=False)  # stats.lag's, added to for every frame
+
+    def __post_init__(self) -> None:
+        self._lag_counts = self.stats.lag.counts
 
     # the media clock
 
@@ -239,15 +262,15 @@ class MediaHub:
     def stream_ended(self, call_sid: str) -> None:
         self._streams.pop(call_sid, None)
 
-    def frame(self, call_sid: str, track: RecordingTrack, offset: Micros, data: bytes) -> None:
-        """A frame in the stream's encoding, `offset` microseconds after the stream began."""
+    def frame(self, call_sid: str, track: RecordingTrack, offset: Micros, data: Audio) -> None:
+        """A frame in the stream's encoding, `offset` microseconds after the stream began
+        (`data` is copied before this returns: it may be the socket's buffer)."""
         stream = self._streams.get(call_sid)
         if stream is None:
             return
-        stats = self.stats
-        stats.frames_received += 1
         now = _monotonic()
-        stats.lag.add(now - stream.began - offset / MICROS_PER_SECOND)
+        late = int((now - stream.began) * 1000.0 - offset / 1000)  # ms: LagHistogram.add's sum
+        self._lag_counts[late if 0 <= late < _LAST_MS else (0 if late < 0 else _LAST_MS)] += 1
         if now >= self._lease_until and self._fenced is None:
             log.error("this process's lease ran out: fenced")
             self.fence()
@@ -255,6 +278,7 @@ class MediaHub:
         end = media_at + len(data) // stream.width * MICROS_PER_SECOND // stream.rate
         if end > stream.position:
             stream.position = end
+        stats = self.stats
         if self._fenced is not None:
             stats.frames_fenced += 1
             return

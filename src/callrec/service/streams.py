@@ -24,7 +24,7 @@ from callrec.domain.model import (
     RecordingTrack,
 )
 from callrec.domain.recording import gap
-from callrec.media.encoding import Encoding
+from callrec.media.encoding import Audio, Encoding
 from callrec.peers import CallBusy, Unreachable
 from callrec.service.calls import CallService
 from callrec.service.custody import Elsewhere, Peers
@@ -54,7 +54,7 @@ class StreamService:
         self._tasks = BackgroundTasks("hanging up a call whose stream ended")
         #: A frame of an attached stream: `(call_sid, track, offset, data)`, `offset` in µs
         #: since the stream began. The hub's own method, bound: it is called for every frame.
-        self.frame: Callable[[str, RecordingTrack, Micros, bytes], None] = deps.media.frame
+        self.frame: Callable[[str, RecordingTrack, Micros, Audio], None] = deps.media.frame
 
     async def attach(
         self,
