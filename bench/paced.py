@@ -142,7 +142,9 @@ def main() -> None:
     if args.dump:
         start = min(load.moments, default=0.0)
         pairs = zip(load.moments, latencies, strict=True)
-        args.dump.write_text("".join(f"{m - start:.4f} {s * 1000:.3f}\n" for m, s in pairs))
+        lines = [f"# moment (s after the first, at {start:.4f} monotonic), latency (ms)\n"]
+        lines += (f"{m - start:.4f} {s * 1000:.3f}\n" for m, s in pairs)
+        args.dump.write_text("".join(lines))
     print(json.dumps({
         "requests": len(latencies),
         "rate": len(latencies) / args.seconds,
