@@ -8,8 +8,8 @@ run again from the start (units are written to be run again: see GateDecisions).
 
 Failure: every database failure is a StorageError (the API answers 503/20503), and fast: a
 connection is given CONNECT_TIMEOUT_SECONDS, a statement COMMAND_TIMEOUT_SECONDS. A full pool
-queues requests (ACQUIRE_TIMEOUT_SECONDS at most). Broken connections are replaced by the pool,
-so the store recovers by itself when the database is back.
+queues requests (ACQUIRE_TIMEOUT_SECONDS at most). Broken connections are replaced by the pool
+(storage/pg_pool.py), so the store recovers by itself when the database is back.
 
 Why asyncpg: measured against psycopg 3 on this hot path (docs/ARCHITECTURE.md, bench/).
 """
@@ -17,11 +17,10 @@ Why asyncpg: measured against psycopg 3 on this hot path (docs/ARCHITECTURE.md, 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -35,6 +34,7 @@ from callrec.storage.base import (
     Work,
     ignore_commit,
 )
+from callrec.storage.pg_pool import ConnectionPool
 from callrec.storage.postgres_fast import FastStatusChange, Known, Unsupported
 from callrec.storage.schema import migrations
 from callrec.storage.sql_base import Row
@@ -84,7 +84,7 @@ class PostgresTx(SqlTx):
 
     def __init__(
         self,
-        conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy,
+        conn: asyncpg.Connection,
         locking: bool,
         known: Known | None = None,
     ) -> None:
@@ -220,26 +220,19 @@ class PostgresStore:
     def __init__(self, url: str, pool_max: int = POOL_MAX) -> None:
         self._url = url
         self._pool_max = pool_max
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._known: Known = {}
         self.on_commit: CommitObserver = ignore_commit
         run_sync(self._migrate())
 
     async def open(self) -> None:
+        pool = ConnectionPool(self._connect, self._pool_max, ACQUIRE_TIMEOUT_SECONDS)
         try:
-            self._pool = await asyncpg.create_pool(
-                self._url,
-                min_size=POOL_MIN,
-                max_size=self._pool_max,
-                timeout=CONNECT_TIMEOUT_SECONDS,
-                command_timeout=COMMAND_TIMEOUT_SECONDS,
-                # No reset query when a connection goes back to the pool: units leave no session
-                # state behind (session locks live on connections of their own), and the reset
-                # was one more round trip per unit of work (bench/pg_drivers.py).
-                reset=_nothing_to_reset,
-            )
+            await pool.fill(POOL_MIN)
         except DATABASE_ERRORS as error:
+            pool.terminate()
             raise StorageError(f"cannot reach the database: {error!r}") from error
+        self._pool = pool
 
     async def write(self, work: Work[T]) -> T:
         began = time.perf_counter()
@@ -258,7 +251,7 @@ class PostgresStore:
             raise StorageError(f"database: {error!r}") from error
         for attempt_number in range(RETRIES + 1):
             try:
-                async with _acquired(pool) as conn, conn.transaction():
+                async with pool.connection() as conn, conn.transaction():
                     return await work(PostgresTx(conn, locking=True, known=self._known))
             except RETRIED as error:
                 if attempt_number == RETRIES:
@@ -270,11 +263,11 @@ class PostgresStore:
                 raise StorageError(f"database: {error!r}") from error
         raise AssertionError("unreachable")
 
-    async def _fast(self, pool: asyncpg.Pool, work: Work[T]) -> list[T]:
+    async def _fast(self, pool: ConnectionPool, work: Work[T]) -> list[T]:
         """The unit as a status change in two round trips (one, on remembered state): its
         result, if it was one (storage/postgres_fast.py); nothing if not."""
         for known in (self._known, None):
-            async with _acquired(pool) as conn:
+            async with pool.connection() as conn:
                 attempt = FastStatusChange(conn, known)
                 try:
                     result = await work(attempt)
@@ -293,7 +286,7 @@ class PostgresStore:
     async def read(self, work: Work[T]) -> T:
         pool = self._ready()
         try:
-            async with _acquired(pool) as conn:
+            async with pool.connection() as conn:
                 return await work(PostgresTx(conn, locking=False))
         except DATABASE_ERRORS as error:
             raise StorageError(f"database: {error!r}") from error
@@ -321,7 +314,7 @@ class PostgresStore:
         except (TimeoutError, *DATABASE_ERRORS):
             pool.terminate()
 
-    def _ready(self) -> asyncpg.Pool:
+    def _ready(self) -> ConnectionPool:
         if self._pool is None:
             raise StorageError("the store is not open")
         return self._pool
@@ -357,22 +350,6 @@ class PostgresStore:
             raise StorageError(f"migrating the database: {error!r}") from error
         finally:
             await conn.close()  # and with the session, the lock
-
-
-@contextlib.asynccontextmanager
-async def _acquired(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.pool.PoolConnectionProxy]:
-    """A connection of the pool, waited for ACQUIRE_TIMEOUT_SECONDS at most. (asyncpg's own
-    acquire timeout runs the wait as a task of its own, on every unit of work: measured.)"""
-    async with asyncio.timeout(ACQUIRE_TIMEOUT_SECONDS):
-        conn = await pool.acquire()
-    try:
-        yield conn
-    finally:
-        await pool.release(conn)
-
-
-async def _nothing_to_reset(_: asyncpg.Connection) -> None:
-    """See PostgresStore.open."""
 
 
 async def _storage_errors(work: Awaitable[T]) -> T:

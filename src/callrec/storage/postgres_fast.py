@@ -72,7 +72,7 @@ class FastStatusChange(SqlTx):
     """A `Tx` for one attempt: serves `lock_recording_and_call` unlocked, keeps the status
     change and what comes with it, refuses anything else."""
 
-    def __init__(self, conn: asyncpg.pool.PoolConnectionProxy, known: Known | None) -> None:
+    def __init__(self, conn: asyncpg.Connection, known: Known | None) -> None:
         self._conn = conn
         self._known = known  # None: read from the database
         self._read: _Read | None = None
