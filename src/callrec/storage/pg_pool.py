@@ -1,11 +1,11 @@
 """The PostgreSQL store's connections: opened on demand up to a limit, lent to one unit of work at
 a time, on the event loop's thread.
 
-Not asyncpg's Pool: lending and taking back a connection there cost 18 µs of CPU (a task for
-every release, `asyncio.shield`; a proxy object for every loan; a queue of holders), which made a
-one-statement unit 53 µs instead of 19 (bench/pg_pool.py; docs/BENCHMARKS.md). Here a loan is a
-deque's pop when a connection is idle, and a future in a queue when none is and no more may be
-opened. What a pool must also do, it does:
+Not asyncpg's Pool: lending and taking back a connection there cost ~18 µs of CPU (a task for
+every release, `asyncio.shield`; a proxy object for every loan; a queue of holders), so that a
+one-statement unit took 42 to 44 µs of client CPU against 24 here (50 at once; bench/pg_pool.py,
+docs/BENCHMARKS.md). Here a loan is a deque's pop when a connection is idle, and a future in a
+queue when none is and no more may be opened. What a pool must also do, it does:
 
 - A connection comes back usable only if its unit ended cleanly (or with an error PostgreSQL
   answered, after which its transaction was rolled back): a closed one, one still in a
