@@ -36,6 +36,8 @@ class PoolClosed(StorageError):
 
 
 class ConnectionPool:
+    """Up to `size` connections made by `connect`; a unit waits `wait` seconds at most for one."""
+
     def __init__(
         self, connect: Callable[[], Awaitable[asyncpg.Connection]], size: int, wait: float
     ) -> None:
