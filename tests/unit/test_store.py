@@ -168,6 +168,28 @@ def test_a_process_whose_presence_is_gone_has_ended(new_store: NewStore, backend
     assert isinstance(store, PostgresStore)
 
 
+def test_a_presence_renewed_while_it_looks_for_the_dead_answers_both(new_store: NewStore) -> None:
+    """A process renews its presence and looks for dead processes in two loops of their own
+    (one never waits for the other's takeovers); both ask the presence at the same moment."""
+    store = new_store()
+
+    async def scenario() -> tuple[bool, set[int], int]:
+        await store.open()
+        me = await store.write(lambda tx: tx.insert_process("http://a", 1))
+        presence = store.presence()
+        await presence.join(me)
+        try:
+            renewed, gone = await asyncio.gather(presence.renew(), presence.gone([me + 1]))
+        finally:
+            await presence.close()
+            await store.close()
+        return renewed, gone, me
+
+    renewed, gone, me = asyncio.run(scenario())
+    assert renewed
+    assert gone == {me + 1}  # never joined: no presence
+
+
 def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
     new_store: NewStore, backend: str
 ) -> None:

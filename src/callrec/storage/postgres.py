@@ -157,13 +157,21 @@ class PostgresPresence:
         self._url = url
         self._conn: asyncpg.Connection | None = None
         self._id = 0
+        #: One operation at a time on the session: a process renews its presence and looks for
+        #: the dead in two loops of their own, and a connection runs one query at a time.
+        self._in_use = asyncio.Lock()
 
     async def join(self, process_id: int) -> None:
         self._id = process_id
-        if not await self._connect():
-            raise StorageError(f"the presence of process {process_id} is held already")
+        async with self._in_use:
+            if not await self._connect():
+                raise StorageError(f"the presence of process {process_id} is held already")
 
     async def renew(self) -> bool:
+        async with self._in_use:
+            return await self._renew()
+
+    async def _renew(self) -> bool:
         try:
             if self._conn is None or self._conn.is_closed():
                 await self._close()
@@ -181,15 +189,16 @@ class PostgresPresence:
         return bool(live)
 
     async def gone(self, process_ids: Sequence[int]) -> set[int]:
-        if self._conn is None or self._conn.is_closed():
-            raise StorageError("presence: not connected")
-        try:
-            held = await self._conn.fetch(
-                f"SELECT objid::bigint AS id FROM pg_locks WHERE {_THIS_DATABASE_LOCKS}",
-                timeout=COMMAND_TIMEOUT_SECONDS,
-            )
-        except DATABASE_ERRORS as error:
-            raise StorageError(f"presence: {error!r}") from error
+        async with self._in_use:
+            if self._conn is None or self._conn.is_closed():
+                raise StorageError("presence: not connected")
+            try:
+                held = await self._conn.fetch(
+                    f"SELECT objid::bigint AS id FROM pg_locks WHERE {_THIS_DATABASE_LOCKS}",
+                    timeout=COMMAND_TIMEOUT_SECONDS,
+                )
+            except DATABASE_ERRORS as error:
+                raise StorageError(f"presence: {error!r}") from error
         return set(process_ids) - {row["id"] for row in held}
 
     async def close(self) -> None:
