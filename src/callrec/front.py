@@ -96,7 +96,7 @@ class Front(asyncio.Protocol):
         assert self._transport is not None
         protocol = HttpToolsProtocol(*self._http)
         self._transport.set_protocol(protocol)
-        protocol.connection_made(self._transport)
+        protocol.connection_made(cast(asyncio.Transport, OneWriteAnswers(self._transport)))
         protocol.data_received(bytes(self._head))
 
     async def _admit(self, upgrade: Upgrade) -> None:
@@ -218,3 +218,45 @@ def _ws_protocol(answer: Any) -> WSProtocol:
 def _finished(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("a media stream's work failed", exc_info=task.exception())
+
+
+class OneWriteAnswers:
+    """The transport uvicorn's HTTP protocol writes to: an answer's head and its body in one
+    write. uvicorn writes them in two calls, one after the other — two system calls and two TCP
+    segments an answer (measured: a few µs of CPU an answer, and on UpdateCallRecording its
+    largest single share after the event loop's own). A head is held until the next write,
+    which it joins; if none comes in the same turn of the loop (HEAD, 204, a body still being
+    read), it goes alone at the loop's next turn. Whatever is written stays in order."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._held: bytes | None = None
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif data[:9] == b"HTTP/1.1 " and data[-4:] == b"\r\n\r\n":
+            self._held = bytes(data)
+            self._loop.call_soon(self._release)
+        else:
+            self._transport.write(data)
+
+    def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._release()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)  # the rest, as the transport has it
