@@ -76,6 +76,7 @@ from deployment import cpu_seconds, machine_seconds, wait_for_quiet
 from update_recording import found, free_port, replace_section
 
 from callrec.media.codec import ulaw_encode
+from callrec.media.hub import LagHistogram
 
 ROOT = Path(__file__).resolve().parent.parent
 TONE = (np.sin(np.arange(160) / 4) * 6000).astype(np.int16)
@@ -415,22 +416,10 @@ class _LagReading:
         """(p50, p99, max) ms of the frames counted in `counts` and not at this reading."""
         if self._thread is not None:
             self._thread.join()
-        window = sorted(
-            (int(ms), count - self.counts.get(ms, 0))
-            for ms, count in counts.items()
-            if count > self.counts.get(ms, 0)
-        )
-        total = sum(count for _, count in window)
-
-        def percentile(fraction: float) -> int | None:
-            seen = 0
-            for ms, count in window:
-                seen += count
-                if seen >= fraction * total:
-                    return ms
-            return None
-
-        return percentile(0.5), percentile(0.99), window[-1][0] if window else None
+        window = LagHistogram()  # the server's buckets, keyed by their upper bound in ms
+        for ms, count in counts.items():
+            window.counts[int(ms) - 1] = count - self.counts.get(ms, 0)
+        return window.percentile_ms(0.5), window.percentile_ms(0.99), window.worst_ms
 
 
 # the REST probe
