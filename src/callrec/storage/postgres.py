@@ -34,8 +34,15 @@ from callrec.storage.base import (
     Work,
     ignore_commit,
 )
+from callrec.storage.pg_group_commit import GroupedStatement
 from callrec.storage.pg_pool import ConnectionPool
-from callrec.storage.postgres_fast import FastStatusChange, Known, Unsupported
+from callrec.storage.postgres_fast import (
+    STATUS_CHANGE,
+    FastStatusChange,
+    Known,
+    Unsupported,
+    status_change_order,
+)
 from callrec.storage.schema import migrations
 from callrec.storage.sql_base import Row
 from callrec.storage.sql_tx import INSERT_EVENT, SqlTx, event_values
@@ -230,6 +237,7 @@ class PostgresStore:
         self._url = url
         self._pool_max = pool_max
         self._pool: ConnectionPool | None = None
+        self._status_changes: GroupedStatement | None = None  # with the pool
         self._known: Known = {}
         self.on_commit: CommitObserver = ignore_commit
         run_sync(self._migrate())
@@ -242,6 +250,7 @@ class PostgresStore:
             pool.terminate()
             raise StorageError(f"cannot reach the database: {error!r}") from error
         self._pool = pool
+        self._status_changes = GroupedStatement(pool, STATUS_CHANGE, status_change_order)
 
     async def write(self, work: Work[T]) -> T:
         began = time.perf_counter()
@@ -275,21 +284,21 @@ class PostgresStore:
     async def _fast(self, pool: ConnectionPool, work: Work[T]) -> list[T]:
         """The unit as a status change in two round trips (one, on remembered state): its
         result, if it was one (storage/postgres_fast.py); nothing if not."""
+        assert self._status_changes is not None
         for known in (self._known, None):
-            async with pool.connection() as conn:
-                attempt = FastStatusChange(conn, known)
-                try:
-                    result = await work(attempt)
-                    if await attempt.commit(self._known):
-                        return [result]
-                except (Unsupported, *RETRIED):
-                    return []  # not a status change (or it lost a race)
-                except Exception:
-                    if attempt.remembered is None:
-                        raise  # the unit's own answer, on what the database says
+            attempt = FastStatusChange(pool, self._status_changes, known)
+            try:
+                result = await work(attempt)
+                if await attempt.commit(self._known):
+                    return [result]
+            except (Unsupported, *RETRIED):
+                return []  # not a status change (or it lost a race)
+            except Exception:
                 if attempt.remembered is None:
-                    return []  # it changed since the read: the ordinary way
-                self._known.pop(attempt.remembered, None)  # remembered wrong: read it
+                    raise  # the unit's own answer, on what the database says
+            if attempt.remembered is None:
+                return []  # it changed since the read: the ordinary way
+            self._known.pop(attempt.remembered, None)  # remembered wrong: read it
         return []
 
     async def read(self, work: Work[T]) -> T:

@@ -9,9 +9,10 @@ round trips are what this path spends its CPU on (docs/BENCHMARKS.md). Tried fir
    the call, so the memory is usually right) — noting the recording's version (its last event's
    id) and its call's owner;
 2. the unit decides as always; its writes are kept, not sent;
-3. one statement, a transaction by itself, locks the recording, checks it is still as read (its
-   version, and its call's owner, which a live recording carries: migration 0008), and writes
-   everything, or nothing if it changed.
+3. one statement locks the recording, checks it is still as read (its version, and its call's
+   owner, which a live recording carries: migration 0008), and writes everything, or nothing if
+   it changed; it is sent with those of the units beside it, one round trip and one commit for
+   them all (storage/pg_group_commit.py).
 
 Checking the recording alone is enough: the call cannot end without stopping its live recordings
 (which changes their version), nor change hands without its live recordings changing owner,
@@ -31,10 +32,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import asyncpg
-
 from callrec.domain.model import Recording, RecordingEvent
 from callrec.storage.base import CallState, OutboxEntry
+from callrec.storage.pg_group_commit import GroupedStatement, Params
+from callrec.storage.pg_pool import ConnectionPool
 from callrec.storage.sql_base import Row
 from callrec.storage.sql_tx import (
     CALLBACK_COLUMNS,
@@ -72,8 +73,9 @@ class FastStatusChange(SqlTx):
     """A `Tx` for one attempt: serves `lock_recording_and_call` unlocked, keeps the status
     change and what comes with it, refuses anything else."""
 
-    def __init__(self, conn: asyncpg.Connection, known: Known | None) -> None:
-        self._conn = conn
+    def __init__(self, pool: ConnectionPool, writes: GroupedStatement, known: Known | None) -> None:
+        self._pool = pool
+        self._group = writes  # STATUS_CHANGE's executions
         self._known = known  # None: read from the database
         self._read: _Read | None = None
         self._version: int | None = None
@@ -98,7 +100,8 @@ class FastStatusChange(SqlTx):
     async def _one(self, sql: str, *params: Any) -> Row | None:
         if sql != SELECT_RECORDING_AND_CALL_STATE:
             raise Unsupported(sql[:40])
-        row: Row | None = await self._conn.fetchrow(_READ, *params)
+        async with self._pool.connection() as conn:
+            row: Row | None = await conn.fetchrow(_READ, *params)
         self._version = None if row is None else row[-1]
         return row
 
@@ -140,17 +143,16 @@ class FastStatusChange(SqlTx):
             return self.remembered is None
         assert read is not None
         recording, event = writes.change
-        callbacks = writes.callbacks[:1]
         if len(writes.callbacks) > 1:
             raise Unsupported("several callbacks")
-        params: list[object] = [
+        callback = callback_values(writes.callbacks[0]) if writes.callbacks else _NO_CALLBACK
+        params: Params = (
             read.sid, read.version, read.call.owner,
             *event_values(event),
             recording.status, recording.updated_at, recording.pause_behavior, writes.finalizer,
-        ]  # fmt: skip
-        if callbacks:
-            params.extend(callback_values(callbacks[0]))
-        version = await self._conn.fetchval(_WITH_CALLBACK if callbacks else _WRITE, *params)
+            *callback,
+        )  # fmt: skip
+        version = (await self._group.run(params))[0]
         if version is None:
             known.pop(read.sid, None)
             return False
@@ -161,9 +163,11 @@ class FastStatusChange(SqlTx):
 
 
 _READ = SELECT_RECORDING_AND_CALL_STATE.replace("?", "$1")  # the shared read, numbered
-# $1 sid, $2 version read, $3 owner read; $4-$10 the event; $11 status, $12 updated_at,
-# $13 pause behaviour, $14 finalizer (NULL: unchanged).
-_CHECKED = (
+#: The write: $1 sid, $2 version read, $3 owner read; $4-$10 the event; $11 status, $12 updated_at,
+#: $13 pause behaviour, $14 finalizer (NULL: unchanged); $15-$27 a callback (all NULL: none).
+#: It answers one row, the new version (NULL: the recording changed since it was read, nothing
+#: written), as a grouped statement must.
+STATUS_CHANGE = (
     "WITH r AS (SELECT sid FROM recordings WHERE sid = $1"
     " AND last_event_id IS NOT DISTINCT FROM $2 AND owner IS NOT DISTINCT FROM $3 FOR UPDATE),"
     " e AS (INSERT INTO recording_events"
@@ -171,11 +175,15 @@ _CHECKED = (
     " SELECT $4, $5, $6, $7, $8, $9, $10, $2 FROM r RETURNING id),"
     " u AS (UPDATE recordings SET status = $11, updated_at = $12, pause_behavior = $13,"
     " last_event_id = (SELECT id FROM e), finalizer = coalesce($14, finalizer)"
-    " WHERE sid = (SELECT sid FROM r) RETURNING sid)"
+    " WHERE sid = (SELECT sid FROM r)),"
+    f" b AS (INSERT INTO callbacks ({CALLBACK_COLUMNS})"
+    " SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 FROM r"
+    " WHERE $15::text IS NOT NULL)"
+    " SELECT (SELECT id FROM e)"
 )
-_WRITE = _CHECKED + " SELECT (SELECT id FROM e) FROM u"
-_WITH_CALLBACK = (
-    _CHECKED + f", b AS (INSERT INTO callbacks ({CALLBACK_COLUMNS})"
-    " SELECT $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27 FROM r)"
-    " SELECT (SELECT id FROM e) FROM u"
-)
+_NO_CALLBACK = (None,) * len(CALLBACK_COLUMNS.split(","))
+
+
+def status_change_order(params: Params) -> str:
+    """Grouped writes lock their recordings in the order of their sids."""
+    return str(params[0])
