@@ -198,7 +198,7 @@ def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
     unit runs again, the ordinary way, on what is committed now. No update is lost."""
     if backend != "postgresql":
         return  # SQLite runs units one at a time: there is no race to lose
-    store = new_store()
+    store, other = new_store(), new_store()
     call = Call("CA" + "c" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
     recording = Recording(
         "RE" + "r" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
@@ -207,6 +207,7 @@ def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
 
     async def scenario() -> tuple[int, list[EventKind]]:
         await store.open()
+        await other.open()
 
         async def setup(tx: Tx) -> None:
             await tx.insert_account(_account(1))
@@ -242,11 +243,12 @@ def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
 
         pausing = asyncio.create_task(store.write(pause))
         await asyncio.sleep(0.2)  # the pause has read the recording in progress
-        await store.write(stop)
+        await other.write(stop)
         meddled.set()
         assert await pausing == RecordingStatus.STOPPED  # it saw the stop the second time
         timeline = await store.read(lambda tx: tx.events(recording.sid))
         await store.close()
+        await other.close()
         return runs, [event.kind for event in timeline]
 
     runs, kinds = asyncio.run(scenario())
@@ -306,6 +308,55 @@ def test_a_status_change_on_remembered_state_that_is_old_reads_it_again(
     seen, kinds = asyncio.run(scenario())
     assert seen == [RecordingStatus.PAUSED, RecordingStatus.IN_PROGRESS, RecordingStatus.PAUSED]
     assert kinds == [EventKind.PAUSED, EventKind.RESUMED, EventKind.PAUSED]
+
+
+def test_a_recordings_units_in_one_process_take_turns_and_decide_once(
+    new_store: NewStore, backend: str
+) -> None:
+    """Units of one recording sent at once are decided one after the other, each on what the
+    last wrote: none is decided on a state that is already old and run again (raced, all but one
+    would be, and more work per update under a burst meant falling behind)."""
+    store = new_store()
+    call = Call("CA" + "e" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
+    recording = Recording(
+        "RE" + "e" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
+        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
+    )  # fmt: skip
+    runs = 0
+
+    async def toggle(tx: Tx) -> RecordingStatus:
+        nonlocal runs
+        runs += 1
+        found = await tx.lock_recording_and_call(recording.sid)
+        assert found is not None
+        current = found[0]
+        paused = current.status is RecordingStatus.PAUSED
+        target = RecordingStatus.IN_PROGRESS if paused else RecordingStatus.PAUSED
+        kind = EventKind.RESUMED if paused else EventKind.PAUSED
+        behavior = None if paused else PauseBehavior.SILENCE
+        changed = current.moved_to(target, runs, behavior)
+        await tx.record_status_change(
+            changed, [RecordingEvent(recording.sid, kind, runs, None, behavior, runs)]
+        )
+        return target
+
+    async def scenario() -> list[EventKind]:
+        await store.open()
+
+        async def setup(tx: Tx) -> None:
+            await tx.insert_account(_account(1))
+            await tx.insert_call(call, Custody(None))
+            await tx.insert_recording(recording)
+
+        await store.write(setup)
+        await asyncio.gather(*(store.write(toggle) for _ in range(20)))
+        timeline = await store.read(lambda tx: tx.events(recording.sid))
+        await store.close()
+        return [event.kind for event in timeline]
+
+    kinds = asyncio.run(scenario())
+    assert runs == 20
+    assert kinds == [EventKind.PAUSED, EventKind.RESUMED] * 10
 
 
 def test_console_sessions_are_kept_found_ended_and_purged_once_expired(

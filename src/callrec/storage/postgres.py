@@ -40,6 +40,8 @@ from callrec.storage.postgres_fast import (
     STATUS_CHANGE,
     FastStatusChange,
     Known,
+    Turn,
+    Turns,
     Unsupported,
     status_change_order,
 )
@@ -239,6 +241,7 @@ class PostgresStore:
         self._pool: ConnectionPool | None = None
         self._status_changes: GroupedStatement | None = None  # with the pool
         self._known: Known = {}
+        self._turns = Turns()
         self.on_commit: CommitObserver = ignore_commit
         run_sync(self._migrate())
 
@@ -260,8 +263,15 @@ class PostgresStore:
 
     async def _write(self, work: Work[T]) -> T:
         pool = self._ready()
+        turn = Turn(self._turns)
         try:
-            if done := await self._fast(pool, work):
+            return await self._fast_or_ordinary(pool, turn, work)
+        finally:
+            turn.end()
+
+    async def _fast_or_ordinary(self, pool: ConnectionPool, turn: Turn, work: Work[T]) -> T:
+        try:
+            if done := await self._fast(pool, turn, work):
                 return done[0]
         except asyncpg.UniqueViolationError as error:
             raise Conflict(str(error)) from error
@@ -281,12 +291,12 @@ class PostgresStore:
                 raise StorageError(f"database: {error!r}") from error
         raise AssertionError("unreachable")
 
-    async def _fast(self, pool: ConnectionPool, work: Work[T]) -> list[T]:
-        """The unit as a status change in two round trips (one, on remembered state): its
-        result, if it was one (storage/postgres_fast.py); nothing if not."""
+    async def _fast(self, pool: ConnectionPool, turn: Turn, work: Work[T]) -> list[T]:
+        """The unit as a status change in two round trips (one, on remembered state), in its
+        recording's turn: its result, if it was one (storage/postgres_fast.py); nothing if not."""
         assert self._status_changes is not None
         for known in (self._known, None):
-            attempt = FastStatusChange(pool, self._status_changes, known)
+            attempt = FastStatusChange(pool, self._status_changes, turn, known)
             try:
                 result = await work(attempt)
                 if await attempt.commit(self._known):

@@ -18,6 +18,12 @@ Checking the recording alone is enough: the call cannot end without stopping its
 (which changes their version), nor change hands without its live recordings changing owner,
 each under the recording's lock. (The ordinary way locks the call as well.)
 
+Units of one recording take turns in this process (`Turns`), as on SQLite: the next one decides
+on what the last one wrote. Raced instead, all but one of those decided on the same version would
+fail their check and be made again, each failure more work while the others waited, and under a
+burst the work per update grew until the server fell behind for good (measured: at half SQLite's
+rate, p50 0.3 to 5 s in some rounds; docs/BENCHMARKS.md).
+
 If the recording changed, the attempt is made again on what the database says (an attempt on
 remembered state counts only if its write lands); if the unit does anything else than this shape
 (`Unsupported`), it runs the ordinary way (units are written to be run again). Nothing the unit
@@ -28,6 +34,8 @@ still is. Gates were decided inside the attempt; a decision taken again supersed
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +63,59 @@ class Unsupported(Exception):
     """The unit does something else than a status change: run it the ordinary way."""
 
 
+class Turns:
+    """Each recording's units in this process one at a time, in the order they asked."""
+
+    def __init__(self) -> None:
+        #: Recordings whose turn is taken, and the units waiting for it.
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+
+    async def take(self, sid: str) -> None:
+        waiting = self._waiting.get(sid)
+        if waiting is None:
+            self._waiting[sid] = deque()  # free: the hot path, no await
+            return
+        turn = asyncio.get_running_loop().create_future()
+        waiting.append(turn)
+        try:
+            await turn
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self.end(sid)  # handed over as this unit gave up: passed on
+            raise
+
+    def end(self, sid: str) -> None:
+        waiting = self._waiting[sid]
+        while waiting:
+            turn = waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        del self._waiting[sid]
+
+
+class Turn:
+    """One unit's turn: taken as it first reads its recording, held until the unit ends."""
+
+    __slots__ = ("_turns", "sid")
+
+    def __init__(self, turns: Turns) -> None:
+        self._turns = turns
+        self.sid: str | None = None
+
+    async def take(self, sid: str) -> None:
+        if self.sid is None:
+            await self._turns.take(sid)
+            self.sid = sid
+        elif sid != self.sid:
+            raise Unsupported("another recording")
+
+    def end(self) -> None:
+        if self.sid is not None:
+            self._turns.end(self.sid)
+            self.sid = None
+
+
 @dataclass
 class _Read:
     sid: str
@@ -73,9 +134,12 @@ class FastStatusChange(SqlTx):
     """A `Tx` for one attempt: serves `lock_recording_and_call` unlocked, keeps the status
     change and what comes with it, refuses anything else."""
 
-    def __init__(self, pool: ConnectionPool, writes: GroupedStatement, known: Known | None) -> None:
+    def __init__(
+        self, pool: ConnectionPool, writes: GroupedStatement, turn: Turn, known: Known | None
+    ) -> None:
         self._pool = pool
         self._group = writes  # STATUS_CHANGE's executions
+        self._turn = turn
         self._known = known  # None: read from the database
         self._read: _Read | None = None
         self._version: int | None = None
@@ -86,6 +150,7 @@ class FastStatusChange(SqlTx):
     async def lock_recording_and_call(self, sid: str) -> tuple[Recording, CallState] | None:
         if self._read is not None:
             raise Unsupported("a second read")
+        await self._turn.take(sid)
         hit = None if self._known is None else self._known.get(sid)
         if hit is not None:
             recording, state, version = hit
