@@ -115,6 +115,27 @@ def test_while_groups_are_out_the_next_executions_gather_and_leave_together(
     _run(test)
 
 
+def test_a_unit_that_gave_up_before_its_group_left_is_not_executed(connect: Connect) -> None:
+    async def test() -> None:
+        pool = ConnectionPool(connect, size=2, wait=1)
+        notes = _notes(pool, in_flight=1)
+        blocker = await connect()
+        await blocker.execute("BEGIN; LOCK TABLE notes")
+        first = asyncio.create_task(notes.run(("first", 0)))
+        await asyncio.sleep(0.1)
+        gone = asyncio.create_task(notes.run(("gone", 1)))
+        kept = asyncio.create_task(notes.run(("kept", 2)))
+        await asyncio.sleep(0.1)
+        gone.cancel()
+        await blocker.execute("COMMIT")
+        await asyncio.gather(first, kept)
+        assert await _stored(connect) == {"first": 0, "kept": 2}
+        await blocker.close()
+        await pool.close()
+
+    _run(test)
+
+
 def test_a_refused_group_gives_each_unit_the_answer_it_would_have_had_alone(
     connect: Connect,
 ) -> None:

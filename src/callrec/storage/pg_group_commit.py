@@ -26,7 +26,7 @@ import asyncpg
 from callrec.storage.pg_pool import ConnectionPool
 
 #: Groups at the server at once: a unit waits for one of them to come back only when this many
-#: are out (measured: bench/pg_group_commit.py).
+#: are out (one, two and four measured: docs/BENCHMARKS.md, "UpdateCallRecording on PostgreSQL").
 IN_FLIGHT = 2
 #: Executions in one group at most.
 MOST = 128
@@ -68,6 +68,9 @@ class GroupedStatement:
         if not self._asked or self._out >= self._in_flight:
             return
         group, self._asked = self._asked[:MOST], self._asked[MOST:]
+        group = [asked for asked in group if not asked[1].done()]  # not those given up
+        if not group:
+            return self._send()
         group.sort(key=lambda asked: self._order(asked[0]))  # stable: one row's in asked order
         self._out += 1
         task = asyncio.get_running_loop().create_task(self._execute(group))
