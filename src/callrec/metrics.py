@@ -64,11 +64,12 @@ class Metrics:
         )  # fmt: skip
         self._commit = Histogram(
             "callrec_db_commit_duration_seconds",
-            "Time to commit (SQLite: a group's COMMIT; PostgreSQL: a unit's transaction).",
+            "Time to commit (SQLite: a group's COMMIT; PostgreSQL: a group of status changes'"
+            " round trip, or another unit's transaction).",
             buckets=COMMIT_BUCKETS, registry=registry,
         )  # fmt: skip
         self._units = Histogram(
-            "callrec_db_commit_units", "Units of work committed together (SQLite's groups).",
+            "callrec_db_commit_units", "Units of work committed together (a group's size).",
             buckets=UNIT_BUCKETS, registry=registry,
         )  # fmt: skip
         self._calls = Gauge(

@@ -46,8 +46,16 @@ def _by_key(params: Params) -> str:
     return str(params[0])
 
 
-def _notes(pool: ConnectionPool, in_flight: int = 2) -> GroupedStatement:
-    return GroupedStatement(pool, NOTE, _by_key, in_flight)
+def _notes(
+    pool: ConnectionPool, in_flight: int = 2, commits: list[int] | None = None
+) -> GroupedStatement:
+    """The statement, grouped; each commit's number of executions added to `commits`."""
+
+    def committed(_: float, executions: int) -> None:
+        if commits is not None:
+            commits.append(executions)
+
+    return GroupedStatement(pool, NOTE, _by_key, committed, in_flight)
 
 
 async def _stored(connect: Connect) -> dict[str, int]:
@@ -62,10 +70,12 @@ def test_executions_asked_for_together_are_one_commit_each_answered_its_own_row(
 ) -> None:
     async def test() -> None:
         pool = ConnectionPool(connect, size=4, wait=1)
-        notes = _notes(pool)
+        commits: list[int] = []
+        notes = _notes(pool, commits=commits)
         rows = await asyncio.gather(*(notes.run((f"k{n:02}", n)) for n in range(30)))
         assert [row["n"] for row in rows] == list(range(30))
         assert len({row["tx"] for row in rows}) == 1  # one transaction, one commit
+        assert commits == [30]  # as the metrics have it
         assert await _stored(connect) == {f"k{n:02}": n for n in range(30)}
         await pool.close()
 
@@ -141,7 +151,8 @@ def test_a_refused_group_gives_each_unit_the_answer_it_would_have_had_alone(
 ) -> None:
     async def test() -> None:
         pool = ConnectionPool(connect, size=2, wait=1)
-        notes = _notes(pool)
+        commits: list[int] = []
+        notes = _notes(pool, commits=commits)
         await notes.run(("taken", 0))
         answers = await asyncio.gather(
             *(notes.run((key, n)) for n, key in enumerate(["a", "taken", "b", "c"], start=1)),
@@ -154,6 +165,7 @@ def test_a_refused_group_gives_each_unit_the_answer_it_would_have_had_alone(
             4,
         ]
         assert await _stored(connect) == {"taken": 0, "a": 1, "b": 3, "c": 4}
+        assert commits == [1, 1, 1, 1]  # "taken" first, then a, b and c each alone
         await pool.close()
 
     _run(test)

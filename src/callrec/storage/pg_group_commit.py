@@ -19,6 +19,7 @@ group does, so that two groups never wait on each other in a circle.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
@@ -43,11 +44,13 @@ class GroupedStatement:
         pool: ConnectionPool,
         sql: str,
         order: Callable[[Params], str],
+        on_commit: Callable[[float, int], None] = lambda seconds, units: None,
         in_flight: int = IN_FLIGHT,
     ) -> None:
         self._pool = pool
         self._sql = sql
         self._order = order
+        self._on_commit = on_commit  # a commit's seconds and its executions
         self._in_flight = in_flight
         self._asked: list[tuple[Params, asyncio.Future[asyncpg.Record]]] = []
         self._out = 0  # groups at the server
@@ -80,12 +83,16 @@ class GroupedStatement:
     async def _execute(self, group: list[tuple[Params, asyncio.Future[asyncpg.Record]]]) -> None:
         try:
             async with self._pool.connection() as conn:
+                began = time.perf_counter()
                 try:
                     rows = await conn.fetchmany(self._sql, [params for params, _ in group])
                 except asyncpg.PostgresError:  # refused, rolled back: each by itself
                     for params, answer in group:
-                        await _answer(answer, conn.fetchrow(self._sql, *params))
+                        began = time.perf_counter()
+                        if await _answer(answer, conn.fetchrow(self._sql, *params)):
+                            self._on_commit(time.perf_counter() - began, 1)
                     return
+                self._on_commit(time.perf_counter() - began, len(group))
             for (_, answer), row in zip(group, rows, strict=True):
                 if not answer.done():
                     answer.set_result(row)
@@ -105,14 +112,15 @@ class GroupedStatement:
 
 async def _answer(
     answer: asyncio.Future[asyncpg.Record], execution: Awaitable[asyncpg.Record | None]
-) -> None:
-    """One execution's row or PostgreSQL's refusal, to its unit."""
+) -> bool:
+    """One execution's row or PostgreSQL's refusal, to its unit; whether it committed."""
     try:
         row = await execution
     except asyncpg.PostgresError as refusal:
         if not answer.done():
             answer.set_exception(refusal)
-        return
+        return False
     if not answer.done():
         assert row is not None, "a grouped statement answers one row"
         answer.set_result(row)
+    return True

@@ -253,15 +253,14 @@ class PostgresStore:
             pool.terminate()
             raise StorageError(f"cannot reach the database: {error!r}") from error
         self._pool = pool
-        self._status_changes = GroupedStatement(pool, STATUS_CHANGE, status_change_order)
+        self._status_changes = GroupedStatement(
+            pool,
+            STATUS_CHANGE,
+            status_change_order,
+            lambda seconds, units: self.on_commit(seconds, units),
+        )
 
     async def write(self, work: Work[T]) -> T:
-        began = time.perf_counter()
-        result = await self._write(work)
-        self.on_commit(time.perf_counter() - began, 1)
-        return result
-
-    async def _write(self, work: Work[T]) -> T:
         pool = self._ready()
         turn = Turn(self._turns)
         try:
@@ -279,8 +278,11 @@ class PostgresStore:
             raise StorageError(f"database: {error!r}") from error
         for attempt_number in range(RETRIES + 1):
             try:
+                began = time.perf_counter()
                 async with pool.connection() as conn, conn.transaction():
-                    return await work(PostgresTx(conn, locking=True, known=self._known))
+                    result = await work(PostgresTx(conn, locking=True, known=self._known))
+                self.on_commit(time.perf_counter() - began, 1)
+                return result
             except RETRIED as error:
                 if attempt_number == RETRIES:
                     raise StorageError(f"gave up after {RETRIES} retries: {error}") from error
