@@ -130,6 +130,7 @@ class Result:
     p99_ms: float | None
     rss_mb: float | None  # with every stream live, at the end of the measured seconds
     client_late_ms: float
+    client_late_p99_ms: int | None = None  # the generator's lateness at the frames' p99
     # --sealed only: what the frames cost the server, and whether its files were sealed
     round: int = 0
     server_cpu_s: float | None = None  # CPU seconds (user + system) while the frames flowed
@@ -224,6 +225,7 @@ class Drive:
     sent: int  # frames sent during the measured seconds
     sent_total: int  # every frame sent
     late_ms: float  # the generator's worst lateness during the measured seconds
+    late_p99_ms: int | None  # its lateness at the frames' p99 (each frame as late as its slot)
     dropped: int  # streams that closed before the end
     opening_s: float  # from the first handshake to the first measured frame
 
@@ -237,6 +239,9 @@ class _Sender:
         self.slots: list[list[_Stream]] = [[] for _ in range(SLOTS)]
         self.sent = 0
         self.worst = 0.0
+        #: Frames sent in the measured seconds by how late their slot went, in 1 ms buckets: a
+        #: binary frame has no timestamp, so this lateness is lag at the server too.
+        self.lateness = LagHistogram()
         self.measuring = False
         self.stopped = False
         self.began = time.monotonic()
@@ -264,9 +269,10 @@ class _Sender:
         self.began = began = monotonic()
         while not self.stopped:
             late = monotonic() - (began + tick * period)
-            if self.measuring and late > self.worst:
-                self.worst = late
             streams = self.slots[tick % SLOTS]
+            if self.measuring:
+                self.worst = max(self.worst, late)
+                self.lateness.counts[min(int(late * 1000), LagHistogram.LAST)] += len(streams)
             if self.binary:
                 for stream in streams:
                     stream.send(binary, PCM)
@@ -368,7 +374,8 @@ async def drive(
     await asyncio.wait_for(
         asyncio.gather(*(stream.transport.wait_disconnected() for stream in streams)), 60
     )
-    return Drive(sent, sender.sent, sender.worst * 1000, sender.dropped, opening_s)
+    late_p99 = sender.lateness.percentile_ms(0.99)
+    return Drive(sent, sender.sent, sender.worst * 1000, late_p99, sender.dropped, opening_s)
 
 
 async def _drive(
@@ -703,7 +710,7 @@ def _run(
     others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
     return Result(
         label, calls, result.sent, 0, None, None, None, rss["live"], result.late_ms,
-        server_cpu_s=cpu1 - cpu0, wall_s=ended - began,
+        client_late_p99_ms=result.late_p99_ms, server_cpu_s=cpu1 - cpu0, wall_s=ended - began,
         generator_cores=(own1 - own0) / (ended - began),
         others_cores=max(0.0, others) / (ended - began), sent_total=result.sent_total,
         rss_before_mb=rss["before"], dropped=result.dropped, binary=binary, waited_s=waited,
@@ -1004,8 +1011,8 @@ def report_wide(
             if probed
             else ""
         )
-        + " generator late ms | generator, cores | others, cores |",
-        "|---|---:|" + ("---:|" if several else "") + "---:|" * (18 + 5 * probed + binary),
+        + " generator late ms | generator late p99 ms | generator, cores | others, cores |",
+        "|---|---:|" + ("---:|" if several else "") + "---:|" * (19 + 5 * probed + binary),
     ]
     for r in sorted(results, key=lambda r: (r.calls, order.get(r.server, 99), r.round)):
         sent = r.sent_total if r.sent_total is not None else r.sent
@@ -1023,8 +1030,8 @@ def report_wide(
             f"{_fmt(r.cores, 2)} | {_fmt(r.rss_before_mb, 0)} | {_fmt(r.rss_mb, 0)} | "
             f"{_fmt(r.kb_per_stream)} |"
             + (_probe_cells(r) if probed else "")
-            + f" {r.client_late_ms:.0f} | {_fmt(r.generator_cores, 2)} | "
-            f"{_fmt(r.others_cores, 2)} |"
+            + f" {r.client_late_ms:.0f} | {_fmt(r.client_late_p99_ms, 0)} | "
+            f"{_fmt(r.generator_cores, 2)} | {_fmt(r.others_cores, 2)} |"
         )
     notes = [
         f"- \\* the server's core was saturated (≥ {SATURATED} busy): frames queued, and the "
@@ -1184,7 +1191,10 @@ def report_wide(
             "recording (what the first stream loads is not counted); live, at the end of the "
             "measured seconds; KB / stream: the difference over the other streams."
             f"{probe_text} 'generator late': how far the generator fell behind real time at "
-            "worst (beyond a few ms, the row measures the generator); 'generator, cores': its "
+            "worst (beyond a few ms, the row measures the generator); 'generator late p99': "
+            "how late the slots of the measured seconds' frames went, at the frames' p99 (a "
+            "binary frame carries no timestamp: its lateness is in the server's lag; a JSON "
+            "frame is stamped when sent, so it is not); 'generator, cores': its "
             "process's CPU (the probe's included); 'others': what processes not the "
             "benchmark's used meanwhile (the machine is shared); a quiet second was waited for "
             "before each run. This machine's speed drifts by ±15 %: compare rows of one run. "
@@ -1333,7 +1343,8 @@ def _wide_progress(r: Result) -> str:
         )
         + f"RSS "
         f"{_fmt(r.rss_before_mb, 0)} -> {_fmt(r.rss_mb, 0)} MB ({_fmt(r.kb_per_stream)} KB a "
-        f"stream), late {r.client_late_ms:.0f} ms, generator {_fmt(r.generator_cores, 2)} cores,"
+        f"stream), late {r.client_late_ms:.0f} ms (p99 {_fmt(r.client_late_p99_ms, 0)}), "
+        f"generator {_fmt(r.generator_cores, 2)} cores,"
         f" others {_fmt(r.others_cores, 2)}, dropped {r.dropped}"
     )
 
