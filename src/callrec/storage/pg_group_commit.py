@@ -1,13 +1,13 @@
 """Group commit on PostgreSQL: one statement's executions, asked for by units side by side, sent
 together — one round trip, one transaction, one commit (one WAL flush) for the lot.
 
-The fast path's status change (storage/postgres_fast.py) is one statement, a transaction by itself,
-and at thousands of updates a second a round trip and a commit each were much of what it cost on
-both sides (docs/BENCHMARKS.md, "Group commit on PostgreSQL"). So the units' executions wait
-while `IN_FLIGHT` groups are at the server, then leave together (asyncpg's `fetchmany`: the
-extended protocol's Bind/Execute for each, then one Sync). When fewer are in flight, a unit's
-execution leaves at the loop's next turn, with whatever was asked for in the same turn: an idle
-server gets no wait added.
+The fast path's status change (storage/postgres_fast.py) is one statement. Sent alone, a
+transaction by itself, at thousands of updates a second a round trip and a commit each were much
+of what it cost on both sides (docs/BENCHMARKS.md, "UpdateCallRecording on PostgreSQL"). So the
+units' executions wait while `IN_FLIGHT` groups are at the server, then leave together (asyncpg's
+`fetchmany`: the extended protocol's Bind/Execute for each, then one Sync). When fewer are in
+flight, a unit's execution leaves at the loop's next turn, with whatever was asked for in the same
+turn: an idle server gets no wait added.
 
 A group is atomic. If PostgreSQL refuses it (a deadlock, a serialization failure, a unique key),
 every execution in it is run again by itself, so that each unit gets its own answer — exactly what
