@@ -6,7 +6,8 @@ connection fails its group's units and no other."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -65,6 +66,17 @@ async def _stored(connect: Connect) -> dict[str, int]:
     return {row["key"]: row["n"] for row in rows}
 
 
+@contextlib.asynccontextmanager
+async def _locked(connect: Connect) -> AsyncIterator[asyncpg.Connection]:
+    """Another session holding the notes table until it commits: groups wait at the server."""
+    blocker = await connect()
+    try:
+        await blocker.execute("BEGIN; LOCK TABLE notes")
+        yield blocker
+    finally:
+        await blocker.close()
+
+
 def test_executions_asked_for_together_are_one_commit_each_answered_its_own_row(
     connect: Connect,
 ) -> None:
@@ -103,23 +115,21 @@ def test_while_groups_are_out_the_next_executions_gather_and_leave_together(
     async def test() -> None:
         pool = ConnectionPool(connect, size=4, wait=1)
         notes = _notes(pool, in_flight=1)
-        blocker = await connect()
-        await blocker.execute("BEGIN; LOCK TABLE notes")  # the first group waits at the server
-        first = asyncio.create_task(notes.run(("first", 0)))
-        await asyncio.sleep(0.2)
-        later = [asyncio.create_task(notes.run((f"later{n}", n))) for n in range(5)]
-        for n in range(5, 10):  # asked for over several turns of the loop
-            await asyncio.sleep(0.01)
-            later.append(asyncio.create_task(notes.run((f"later{n}", n))))
-        await asyncio.sleep(0.1)
-        assert not first.done()
-        assert not any(task.done() for task in later)
-        await blocker.execute("COMMIT")
+        async with _locked(connect) as blocker:  # the first group waits at the server
+            first = asyncio.create_task(notes.run(("first", 0)))
+            await asyncio.sleep(0.2)
+            later = [asyncio.create_task(notes.run((f"later{n}", n))) for n in range(5)]
+            for n in range(5, 10):  # asked for over several turns of the loop
+                await asyncio.sleep(0.01)
+                later.append(asyncio.create_task(notes.run((f"later{n}", n))))
+            await asyncio.sleep(0.1)
+            assert not first.done()
+            assert not any(task.done() for task in later)
+            await blocker.execute("COMMIT")
         first_row, *later_rows = await asyncio.gather(first, *later)
         assert len({row["tx"] for row in later_rows}) == 1
         assert first_row["tx"] != later_rows[0]["tx"]
         assert [row["n"] for row in later_rows] == list(range(10))
-        await blocker.close()
         await pool.close()
 
     _run(test)
@@ -129,18 +139,16 @@ def test_a_unit_that_gave_up_before_its_group_left_is_not_executed(connect: Conn
     async def test() -> None:
         pool = ConnectionPool(connect, size=2, wait=1)
         notes = _notes(pool, in_flight=1)
-        blocker = await connect()
-        await blocker.execute("BEGIN; LOCK TABLE notes")
-        first = asyncio.create_task(notes.run(("first", 0)))
-        await asyncio.sleep(0.1)
-        gone = asyncio.create_task(notes.run(("gone", 1)))
-        kept = asyncio.create_task(notes.run(("kept", 2)))
-        await asyncio.sleep(0.1)
-        gone.cancel()
-        await blocker.execute("COMMIT")
+        async with _locked(connect) as blocker:
+            first = asyncio.create_task(notes.run(("first", 0)))
+            await asyncio.sleep(0.1)
+            gone = asyncio.create_task(notes.run(("gone", 1)))
+            kept = asyncio.create_task(notes.run(("kept", 2)))
+            await asyncio.sleep(0.1)
+            gone.cancel()
+            await blocker.execute("COMMIT")
         await asyncio.gather(first, kept)
         assert await _stored(connect) == {"first": 0, "kept": 2}
-        await blocker.close()
         await pool.close()
 
     _run(test)
@@ -177,18 +185,16 @@ def test_a_group_whose_connection_is_lost_fails_its_units_and_the_next_one_succe
     async def test() -> None:
         pool = ConnectionPool(connect, size=2, wait=1)
         notes = _notes(pool, in_flight=1)
-        blocker = await connect()
-        await blocker.execute("BEGIN; LOCK TABLE notes")
-        lost = [asyncio.create_task(notes.run((f"lost{n}", n))) for n in range(3)]
-        waiting = await _waiting_backend(connect)
-        assert await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting)
-        for task in lost:
-            with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
-                await task
-        await blocker.execute("COMMIT")
+        async with _locked(connect) as blocker:
+            lost = [asyncio.create_task(notes.run((f"lost{n}", n))) for n in range(3)]
+            waiting = await _waiting_backend(connect)
+            assert await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting)
+            for task in lost:
+                with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError)):
+                    await task
+            await blocker.execute("COMMIT")
         assert (await notes.run(("after", 7)))["n"] == 7  # on a new connection
         assert await _stored(connect) == {"after": 7}
-        await blocker.close()
         await pool.close()
 
     _run(test)

@@ -43,6 +43,48 @@ def _account(n: int) -> Account:
     return Account(f"AC{n:032x}", f"account {n}", None, n)
 
 
+def _live_recording(letter: str) -> Recording:
+    """A recording in progress on a call of its own (`_with_call` writes both)."""
+    call_sid = "CA" + letter * 32
+    return Recording(
+        "RE" + letter * 32, _account(1).sid, call_sid, RecordingStatus.IN_PROGRESS,
+        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
+    )  # fmt: skip
+
+
+def _with_call(recording: Recording) -> Work[None]:
+    """The account, the recording's call in progress, and the recording."""
+    call = Call(
+        recording.call_sid, recording.account_sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0
+    )
+
+    async def setup(tx: Tx) -> None:
+        await tx.insert_account(_account(1))
+        await tx.insert_call(call, Custody(None))
+        await tx.insert_recording(recording)
+
+    return setup
+
+
+def _toggle(recording_sid: str, at: int) -> Work[RecordingStatus]:
+    """Pause the recording (silence) if it is in progress, resume it if paused, at `at`."""
+
+    async def unit(tx: Tx) -> RecordingStatus:
+        found = await tx.lock_recording_and_call(recording_sid)
+        assert found is not None
+        current = found[0]
+        paused = current.status is RecordingStatus.PAUSED
+        target = RecordingStatus.IN_PROGRESS if paused else RecordingStatus.PAUSED
+        kind = EventKind.RESUMED if paused else EventKind.PAUSED
+        behavior = None if paused else PauseBehavior.SILENCE
+        changed = current.moved_to(target, at, behavior)
+        event = RecordingEvent(recording_sid, kind, at, None, behavior, at)
+        await tx.record_status_change(changed, [event])
+        return target
+
+    return unit
+
+
 def _insert(n: int, fail: bool = False) -> Work[int]:
     async def work(tx: Tx) -> int:
         await tx.insert_account(_account(n))
@@ -199,22 +241,12 @@ def test_a_status_change_that_lost_a_race_runs_again_on_what_won(
     if backend != "postgresql":
         return  # SQLite runs units one at a time: there is no race to lose
     store, other = new_store(), new_store()
-    call = Call("CA" + "c" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
-    recording = Recording(
-        "RE" + "r" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
-        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
-    )  # fmt: skip
+    recording = _live_recording("c")
 
     async def scenario() -> tuple[int, list[EventKind]]:
         await store.open()
         await other.open()
-
-        async def setup(tx: Tx) -> None:
-            await tx.insert_account(_account(1))
-            await tx.insert_call(call, Custody(None))
-            await tx.insert_recording(recording)
-
-        await store.write(setup)
+        await store.write(_with_call(recording))
         runs = 0
         meddled = asyncio.Event()
 
@@ -265,41 +297,16 @@ def test_a_status_change_on_remembered_state_that_is_old_reads_it_again(
     if backend != "postgresql":
         return  # one server per SQLite database: nothing changes behind its back
     store, other = new_store(), new_store()
-    call = Call("CA" + "d" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
-    recording = Recording(
-        "RE" + "d" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
-        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
-    )  # fmt: skip
-
-    def toggle(at: int) -> Work[RecordingStatus]:
-        async def unit(tx: Tx) -> RecordingStatus:
-            found = await tx.lock_recording_and_call(recording.sid)
-            assert found is not None
-            current = found[0]
-            paused = current.status is RecordingStatus.PAUSED
-            target = RecordingStatus.IN_PROGRESS if paused else RecordingStatus.PAUSED
-            kind = EventKind.RESUMED if paused else EventKind.PAUSED
-            behavior = None if paused else PauseBehavior.SILENCE
-            changed = current.moved_to(target, at, behavior)
-            event = RecordingEvent(recording.sid, kind, at, None, behavior, at)
-            await tx.record_status_change(changed, [event])
-            return target
-
-        return unit
+    recording = _live_recording("d")
 
     async def scenario() -> tuple[list[RecordingStatus], list[EventKind]]:
         await store.open()
         await other.open()
-
-        async def setup(tx: Tx) -> None:
-            await tx.insert_account(_account(1))
-            await tx.insert_call(call, Custody(None))
-            await tx.insert_recording(recording)
-
-        await store.write(setup)
-        seen = [await store.write(toggle(1))]  # paused, and remembered
-        seen.append(await other.write(toggle(2)))  # another process resumes it
-        seen.append(await store.write(toggle(3)))  # remembers "paused": must pause, not resume
+        await store.write(_with_call(recording))
+        seen = [await store.write(_toggle(recording.sid, 1))]  # paused, and remembered
+        seen.append(await other.write(_toggle(recording.sid, 2)))  # another process resumes it
+        # it remembers "paused": must pause, not resume
+        seen.append(await store.write(_toggle(recording.sid, 3)))
         timeline = await store.read(lambda tx: tx.events(recording.sid))
         await store.close()
         await other.close()
@@ -317,38 +324,17 @@ def test_a_recordings_units_in_one_process_take_turns_and_decide_once(
     last wrote: none is decided on a state that is already old and run again (raced, all but one
     would be, and more work per update under a burst meant falling behind)."""
     store = new_store()
-    call = Call("CA" + "e" * 32, _account(1).sid, "+1", "+2", CallStatus.IN_PROGRESS, 0, 0, 0, 0)
-    recording = Recording(
-        "RE" + "e" * 32, call.account_sid, call.sid, RecordingStatus.IN_PROGRESS,
-        RecordingSource.START_CALL_RECORDING_API, RecordingOptions(), 0, 0, 0,
-    )  # fmt: skip
+    recording = _live_recording("e")
     runs = 0
 
     async def toggle(tx: Tx) -> RecordingStatus:
         nonlocal runs
         runs += 1
-        found = await tx.lock_recording_and_call(recording.sid)
-        assert found is not None
-        current = found[0]
-        paused = current.status is RecordingStatus.PAUSED
-        target = RecordingStatus.IN_PROGRESS if paused else RecordingStatus.PAUSED
-        kind = EventKind.RESUMED if paused else EventKind.PAUSED
-        behavior = None if paused else PauseBehavior.SILENCE
-        changed = current.moved_to(target, runs, behavior)
-        await tx.record_status_change(
-            changed, [RecordingEvent(recording.sid, kind, runs, None, behavior, runs)]
-        )
-        return target
+        return await _toggle(recording.sid, runs)(tx)
 
     async def scenario() -> list[EventKind]:
         await store.open()
-
-        async def setup(tx: Tx) -> None:
-            await tx.insert_account(_account(1))
-            await tx.insert_call(call, Custody(None))
-            await tx.insert_recording(recording)
-
-        await store.write(setup)
+        await store.write(_with_call(recording))
         await asyncio.gather(*(store.write(toggle) for _ in range(20)))
         timeline = await store.read(lambda tx: tx.events(recording.sid))
         await store.close()
