@@ -220,6 +220,7 @@ def test_a_live_recordings_capture_is_sealed_too(
     try:
         streamer.wait_for_frame(5)
         recording = client.calls(call_sid).recordings.create(recording_track="inbound")
+        recorded = streamer.sent + 10  # sent after the recording began, however slow its start
         streamer.wait_for_frame(streamer.sent + 50)
         time.sleep(0.6)  # flushed to the file at least twice a second
         capture = server.data_dir / "media" / f"{recording.sid}.cap"
@@ -235,7 +236,7 @@ def test_a_live_recordings_capture_is_sealed_too(
     media = f"{server.base_url}/2010-04-01/Accounts/{account.sid}/Recordings/{recording.sid}.wav"
     sealed = httpx.get(media, auth=(account.sid, account.token)).content
     heard = _decrypt(private, done.encryption_details, sealed)
-    said = ulaw_decode(streamer.payloads[10]).astype("<i2").tobytes()
+    said = ulaw_decode(streamer.payloads[recorded]).astype("<i2").tobytes()
     assert said in heard
     assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
 
@@ -256,6 +257,7 @@ def test_at_rest_every_file_is_sealed_and_served_in_the_clear(deployment: Deploy
         try:
             streamer.wait_for_frame(5)
             recording = client.calls(call_sid).recordings.create(recording_track="inbound")
+            recorded = streamer.sent + 10  # sent after the recording began
             streamer.wait_for_frame(streamer.sent + 50)
             time.sleep(0.6)
             assert secret_kept(server.data_dir, streamer.payloads, caller.secret_frames) == []
@@ -266,7 +268,7 @@ def test_at_rest_every_file_is_sealed_and_served_in_the_clear(deployment: Deploy
         auth = (account.sid, account.token)
         wav = httpx.get(f"{media}.wav", auth=auth)
         assert wav.content.startswith(b"RIFF")
-        said = ulaw_decode(streamer.payloads[10]).astype("<i2").tobytes()
+        said = ulaw_decode(streamer.payloads[recorded]).astype("<i2").tobytes()
         assert said in wav.content
         part = httpx.get(f"{media}.wav", auth=auth, headers={"Range": "bytes=100-20000"})
         assert part.status_code == 206
