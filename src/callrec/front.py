@@ -31,6 +31,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from callrec.api.streams import SERVICE_RESTART, Stream, StreamEndpoint, Upgrade
+from callrec.delayed_acks import DelayedAcks
 
 log = logging.getLogger(__name__)
 MAX_HEAD_BYTES = 16 * 1024  # a longer request head goes to uvicorn, which refuses it
@@ -42,10 +43,10 @@ _socket_log = logging.getLogger("callrec.streams.sockets")
 _socket_log.setLevel(logging.WARNING)
 
 
-def listener(endpoint: StreamEndpoint) -> type[asyncio.Protocol]:
+def listener(endpoint: StreamEndpoint, acks: DelayedAcks) -> type[asyncio.Protocol]:
     """The protocol for uvicorn's `Config(http=…)`: uvicorn calls it as it calls a protocol
     class, with its config and state."""
-    return cast("type[asyncio.Protocol]", partial(Front, endpoint))
+    return cast("type[asyncio.Protocol]", partial(Front, endpoint, acks))
 
 
 class Front(asyncio.Protocol):
@@ -54,12 +55,14 @@ class Front(asyncio.Protocol):
     def __init__(
         self,
         endpoint: StreamEndpoint,
+        acks: DelayedAcks,
         config: Config,
         server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._endpoint = endpoint
+        self._acks = acks
         self._http = (config, server_state, app_state, _loop)
         self._state = server_state
         self._line = b"GET " + endpoint.path.encode()
@@ -112,7 +115,13 @@ class Front(asyncio.Protocol):
             stream = admitted
             connection = _StreamConnection(stream)
             self._state.connections.add(connection)  # type: ignore[arg-type]
-            stream.gone = partial(self._state.connections.discard, connection)
+            self._acks.keep(transport)
+
+            def gone() -> None:
+                self._state.connections.discard(connection)
+                self._acks.forget(transport)
+
+            stream.gone = gone
 
             def answer(request: WSUpgradeRequest) -> Stream | WSUpgradeResponseWithListener:
                 return stream

@@ -24,6 +24,7 @@ from callrec.callbacks.dispatcher import Dispatcher
 from callrec.callbacks.policy import Policy
 from callrec.callbacks.twiml_client import TwimlClient
 from callrec.credentials import Sealer
+from callrec.delayed_acks import DelayedAcks
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.draining import Draining
@@ -220,12 +221,14 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         unready=partial(unready_because, draining, store),
     )
     metrics_listener: list[web.AppRunner] = []
+    acks = DelayedAcks()
     request_line = RequestLines(config.log_format)
 
     async def start() -> None:
         services.draining.bind()
         tune_gc()
         media.start_flushing()
+        acks.start()
         await store.open()
         await membership.join()  # takes over what processes that died left, this one's last run too
         dispatcher.start()
@@ -243,6 +246,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
             ("membership", membership.close),
             ("peers", peers.close), ("streams", streams.close), ("call flows", flows.close),
             ("TwiML requests", twiml.close), ("accounts", accounts.close),
+            ("delayed ACKs", acks.close),
             ("background work", lifecycle.close), ("media", media.close),
             ("store", store.close),
         ]  # fmt: skip
@@ -262,7 +266,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
     pages = console.routes(services)
     app = create_app(services, start, stop, pages, answered)
     streams_endpoint = StreamEndpoint(services, config.streams_path)
-    return Built(app, accounts, draining.begin, front.listener(streams_endpoint))
+    return Built(app, accounts, draining.begin, front.listener(streams_endpoint, acks))
 
 
 def _micros(seconds: float) -> int:

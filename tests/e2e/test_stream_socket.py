@@ -8,12 +8,15 @@ import http.client
 import json
 import secrets
 import socket
+import struct
 import time
 from typing import Any
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
+from callrec.delayed_acks import INTERVAL_SECONDS
 from tests.conftest import AccountKeys, eventually
 from tests.support.audio import basic_auth, ws_url
 from tests.support.server import ServerProcess
@@ -114,6 +117,37 @@ def test_fragmented_messages_count_as_whole_ones(
         assert eventually(lambda: _status(client, call_sid) == "completed")
     done = eventually(lambda: _completed(client, call_sid, recording.sid))
     assert done.duration == "2"
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="Linux's delayed ACKs")
+def test_a_stream_is_acked_every_second_frame_even_after_a_gap(
+    server: ServerProcess, account: AccountKeys
+) -> None:
+    """TCP's delayed ACKs: one ACK for two frames, as long as the stream lasts. A gap of more
+    than 40 ms makes Linux ACK every frame from then on; callrec puts the socket back, so a
+    stream does not cost twice the ACKs (callrec.delayed_acks)."""
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as media servers do
+    headers = basic_auth(account.sid, account.token)
+    pcm = tone(440, 0).astype("<i2").tobytes()[:320]  # 20 ms at 8 kHz
+    with connect(ws_url(server, "?sampleRate=8000"), sock=sock, additional_headers=headers) as ws:
+        ws.send(pcm)
+        time.sleep(0.1)  # the frame's ACK is sent by the timer: the socket left the mode
+        time.sleep(INTERVAL_SECONDS + 0.1)
+        before = _segments_received(sock)
+        began = time.monotonic()
+        for frame in range(100):
+            ws.send(pcm)
+            time.sleep(max(0.0, began + (frame + 1) * 0.02 - time.monotonic()))
+        time.sleep(0.1)
+        acks = _segments_received(sock) - before  # callrec sends nothing else meanwhile
+    assert 45 <= acks <= 60
+
+
+def _segments_received(sock: socket.socket) -> int:
+    """`tcpi_segs_in` of Linux's `struct tcp_info`."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return int(struct.unpack_from("<I", info, 140)[0])
 
 
 def _pieces(message: dict[str, Any]) -> list[str]:

@@ -1,0 +1,68 @@
+"""Delayed ACKs on the media streams' sockets: one ACK for every second frame, not every frame.
+
+A media server writes a small message every 20 ms and callrec answers nothing. Linux ACKs such a
+flow in one of two ways (`__tcp_cleanup_rbuf`, net/ipv4/tcp.c): in its interactive ("pingpong")
+mode, a read that drains the socket sends an ACK for every second small segment; out of it, for
+every one. A socket enters that mode when it answers soon after it received (the handshake's
+101 does), and leaves it whenever its delayed-ACK timer fires: one frame more than 40 ms after
+the last, or a read as late. A stream never answers, so once out it stays out, and under load
+one by one they all drift out: measured at 1,500 binary streams, 0.85 ACKs a frame against 0.5,
+and 2.7 µs of the server's CPU a frame (a quarter of all it spends; on loopback the ACK's
+receipt is done on the server's core too: docs/BENCHMARKS.md). So every half second each stream's
+socket is put back (TCP_QUICKACK off: the kernel's way in).
+
+The cost, for a sender that keeps Nagle's algorithm on (almost none do: asyncio, Go, Node.js,
+Netty and libwebsockets all turn it off): a small segment waits for the last one's ACK, so once
+every half second, one frame may wait up to 20 ms for the timer's ACK (which also takes the
+socket out of the mode again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from typing import Any
+
+log = logging.getLogger(__name__)
+INTERVAL_SECONDS = 0.5
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
+
+
+class DelayedAcks:
+    """The live streams' sockets, put back in delayed-ACK mode every `INTERVAL_SECONDS`."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[int, Any] = {}  # by the transport's id: its socket (uvloop's or not)
+        self._task: asyncio.Task[None] | None = None
+
+    def keep(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if _QUICKACK is not None and sock is not None:
+            self._sockets[id(transport)] = sock
+
+    def forget(self, transport: asyncio.BaseTransport) -> None:
+        self._sockets.pop(id(transport), None)
+
+    def start(self) -> None:
+        if _QUICKACK is not None:
+            self._task = asyncio.get_running_loop().create_task(self._forever())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _forever(self) -> None:
+        while True:
+            await asyncio.sleep(INTERVAL_SECONDS)
+            self.delay_acks()
+
+    def delay_acks(self) -> None:
+        for key, sock in list(self._sockets.items()):
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 0)
+            except OSError:  # closed under us: forgotten when its stream is gone
+                self._sockets.pop(key, None)
