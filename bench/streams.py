@@ -152,12 +152,19 @@ class Result:
     fences: int | None = None  # callrec: times its log says it fenced itself
     gated: int | None = None  # callrec: frames dropped at a paused recording's gate (the probe's)
     probe: Probe | None = None  # callrec: UpdateCallRecording answered meanwhile
+    #: TCP segments sent on the machine in the measured seconds (loopback: the frames, and the
+    #: server's ACKs of them)
+    segments: int | None = None
 
     @property
     def cpu_us_per_frame(self) -> float | None:
         if self.server_cpu_s is None or not self.sent:
             return None
         return self.server_cpu_s / self.sent * 1e6
+
+    @property
+    def segments_per_frame(self) -> float | None:
+        return self.segments / self.sent if self.segments is not None and self.sent else None
 
     @property
     def cores(self) -> float | None:
@@ -671,14 +678,17 @@ def _run(
     """The streams against a server that is up; its figures from /proc (the caller adds the
     server's own: frames received, lag). `probe` runs for the measured seconds; `on_begin` as
     they begin."""
-    #: (monotonic, server CPU s, this process's CPU s, the machine's busy s), when the first
-    #: measured frame is about to go and when the measured seconds end
-    marks: list[tuple[float, float, float, float]] = []
+    #: (monotonic, server CPU s, this process's CPU s, the machine's busy s, TCP segments
+    #: sent), when the first measured frame is about to go and when the measured seconds end
+    marks: list[tuple[float, float, float, float, int]] = []
     rss: dict[str, float] = {}
 
     def mark() -> None:
         busy, _, _ = machine_seconds()
-        marks.append((time.monotonic(), cpu_seconds([server.pid]), _own_cpu_seconds(), busy))
+        marks.append(
+            (time.monotonic(), cpu_seconds([server.pid]), _own_cpu_seconds(), busy,
+             _tcp_segments_sent())
+        )  # fmt: skip
 
     def first() -> None:
         rss["before"] = _rss_mb(server.pid)
@@ -706,7 +716,7 @@ def _run(
     if probe is not None:
         probe.join()
     _settle(server.pid)
-    (began, cpu0, own0, busy0), (ended, cpu1, own1, busy1) = marks
+    (began, cpu0, own0, busy0, segments0), (ended, cpu1, own1, busy1, segments1) = marks
     others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
     return Result(
         label, calls, result.sent, 0, None, None, None, rss["live"], result.late_ms,
@@ -714,6 +724,7 @@ def _run(
         generator_cores=(own1 - own0) / (ended - began),
         others_cores=max(0.0, others) / (ended - began), sent_total=result.sent_total,
         rss_before_mb=rss["before"], dropped=result.dropped, binary=binary, waited_s=waited,
+        segments=segments1 - segments0,
     )  # fmt: skip
 
 
@@ -749,6 +760,13 @@ def _capture_files(data: Path) -> tuple[int, int]:
         files += 1
         sealed += magic == SEALED_MAGIC
     return files, sealed
+
+
+def _tcp_segments_sent() -> int:
+    """The machine's TCP segments sent so far (Tcp: OutSegs in /proc/net/snmp)."""
+    names, values = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
+                     if line.startswith("Tcp:")]  # fmt: skip
+    return int(values[names.index("OutSegs")])
 
 
 def _own_cpu_seconds() -> float:
@@ -992,8 +1010,9 @@ def _probe_cells(r: Result) -> str:
 
 
 def report_wide(
-    results: list[Result], targets: list[Target], seconds: float, rounds: int, binary: bool
-) -> str:
+    results: list[Result], targets: list[Target], seconds: float, rounds: int, binary: bool,
+    opening: int = OPENING,
+) -> str:  # fmt: skip
     heading = f"{WIDE_HEADING} ({'binary PCM' if binary else 'JSON'})"
     order = {t.label: i for i, t in enumerate(targets)}
     several = rounds > 1
@@ -1003,7 +1022,7 @@ def report_wide(
         " | received | captured | gated (paused) | lost | of which fenced | lag p50 ms"
         " | lag p99 ms | lag max ms"
         + (" | lag p99 ms, whole run" if binary else "")
-        + " | server CPU µs / frame | server CPU, cores | RSS MB before"
+        + " | server CPU µs / frame | server CPU, cores | TCP segments / frame | RSS MB before"
         " | RSS MB live | KB / stream |"
         + (
             " REST p50 ms | REST p99 ms | REST max ms | REST in the app p50 / p99 ms"
@@ -1012,7 +1031,7 @@ def report_wide(
             else ""
         )
         + " generator late ms | generator late p99 ms | generator, cores | others, cores |",
-        "|---|---:|" + ("---:|" if several else "") + "---:|" * (19 + 5 * probed + binary),
+        "|---|---:|" + ("---:|" if several else "") + "---:|" * (20 + 5 * probed + binary),
     ]
     for r in sorted(results, key=lambda r: (r.calls, order.get(r.server, 99), r.round)):
         sent = r.sent_total if r.sent_total is not None else r.sent
@@ -1027,7 +1046,8 @@ def report_wide(
             + (f"{_fmt(r.p99_whole_ms, 0)} | " if binary else "")
             + f"{_fmt(r.cpu_us_per_frame)}"
             f"{'*' if (r.cores or 0) >= SATURATED else ''} | "
-            f"{_fmt(r.cores, 2)} | {_fmt(r.rss_before_mb, 0)} | {_fmt(r.rss_mb, 0)} | "
+            f"{_fmt(r.cores, 2)} | {_fmt(r.segments_per_frame, 2)} | "
+            f"{_fmt(r.rss_before_mb, 0)} | {_fmt(r.rss_mb, 0)} | "
             f"{_fmt(r.kb_per_stream)} |"
             + (_probe_cells(r) if probed else "")
             + f" {r.client_late_ms:.0f} | {_fmt(r.client_late_p99_ms, 0)} | "
@@ -1182,12 +1202,15 @@ def report_wide(
             "live recording (callrec; the floors, bench/bare_streams.py on `websockets` and "
             "bench/bare_picows.py on `picows`, parse and decode each message and append it to "
             "the call's buffer, and record nothing). The streams are opened first, "
-            f"{OPENING} handshakes at a time, and their recordings started; then {seconds:g} s "
+            f"{opening} handshakes at a time, and their recordings started; then {seconds:g} s "
             "are measured, each stream sending in its own 2 ms slot of every 20 ms. 'offered': "
             "the frames sent in the measured seconds over the calls' 50 a second. Lag: from a "
             "frame's place in real time to its arrival at callrec's hub (captured or gated) or "
             "its decoding (floors), in 1 ms buckets. Server CPU: user + system from /proc over "
-            "the measured seconds, per frame sent. RSS: before, with one stream open and "
+            "the measured seconds, per frame sent. 'TCP segments / frame': the machine's TCP "
+            "segments sent in the measured seconds over the frames sent (loopback: each frame's "
+            "own, and the server's ACKs; one ACK for every second frame is TCP's delayed ACK). "
+            "RSS: before, with one stream open and "
             "recording (what the first stream loads is not counted); live, at the end of the "
             "measured seconds; KB / stream: the difference over the other streams."
             f"{probe_text} 'generator late': how far the generator fell behind real time at "
@@ -1298,7 +1321,7 @@ def main() -> None:
                         result.round = round_
                         results.append(result)
                         print(_wide_progress(result), flush=True)
-            section = report_wide(results, targets, args.seconds, rounds, args.binary)
+            section = report_wide(results, targets, args.seconds, rounds, args.binary, args.opening)
             heading = f"{WIDE_HEADING} ({'binary PCM' if args.binary else 'JSON'})"
         else:
             for calls in calls_list:
@@ -1330,6 +1353,7 @@ def _wide_progress(r: Result) -> str:
         f"captured {'' if r.captured is None else f'{r.captured:,}'} lost {r.lost:,} "
         f"lag p50 {r.p50_ms} p99 {r.p99_ms} max {r.lag_max_ms} ms, "
         f"{_fmt(r.cpu_us_per_frame)} µs/frame, {_fmt(r.cores, 2)} cores, "
+        f"{_fmt(r.segments_per_frame, 2)} TCP segments/frame, "
         + (f"fenced {r.fenced:,} frames ({r.fences} fences), " if r.fenced else "")
         + (f"gated {r.gated:,}, " if r.gated else "")
         + (
