@@ -34,16 +34,16 @@ class DelayedAcks:
     """The live streams' sockets, put back in delayed-ACK mode every `INTERVAL_SECONDS`."""
 
     def __init__(self) -> None:
-        self._sockets: dict[int, Any] = {}  # by the transport's id: its socket (uvloop's or not)
+        self._sockets: dict[asyncio.BaseTransport, Any] = {}  # its socket (uvloop's, or Python's)
         self._task: asyncio.Task[None] | None = None
 
     def keep(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
         if _QUICKACK is not None and sock is not None:
-            self._sockets[id(transport)] = sock
+            self._sockets[transport] = sock
 
     def forget(self, transport: asyncio.BaseTransport) -> None:
-        self._sockets.pop(id(transport), None)
+        self._sockets.pop(transport, None)
 
     def start(self) -> None:
         if _QUICKACK is not None:
@@ -61,8 +61,11 @@ class DelayedAcks:
             self.delay_acks()
 
     def delay_acks(self) -> None:
-        for key, sock in list(self._sockets.items()):
+        for transport, sock in list(self._sockets.items()):
+            if transport.is_closing():  # gone without its stream being told (a failed handshake)
+                del self._sockets[transport]
+                continue
             try:
                 sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 0)
-            except OSError:  # closed under us: forgotten when its stream is gone
-                self._sockets.pop(key, None)
+            except OSError:  # closed under us
+                del self._sockets[transport]
