@@ -141,7 +141,9 @@ def test_a_stream_is_acked_every_second_frame_even_after_a_gap(
             time.sleep(max(0.0, began + (frame + 1) * 0.02 - time.monotonic()))
         time.sleep(0.1)
         acks = _segments_received(sock) - before  # callrec sends nothing else meanwhile
-    assert 45 <= acks <= 60
+    # One for two frames; a hiccup of more than 40 ms (a loaded machine) costs an ACK a frame
+    # until the next sweep, half a second at most. Without the sweeps: 100.
+    assert 45 <= acks <= 75
 
 
 def _segments_received(sock: socket.socket) -> int:
