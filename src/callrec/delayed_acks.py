@@ -13,10 +13,10 @@ also took the sender's receipt of each ACK it sent, 2.1 to 3.4 µs of the server
 socket is put back (TCP_QUICKACK off: the kernel's way in): 2 µs a socket, a sweep of 2,000
 streams 4 ms (micro), 0.8 % of the core.
 
-The cost, for a sender that keeps Nagle's algorithm on (almost none do: asyncio, Go, Node.js,
-Netty and libwebsockets all turn it off): a small segment waits for the last one's ACK, so once
-every half second, one frame may wait up to 20 ms for the timer's ACK (which also takes the
-socket out of the mode again).
+The cost, for a sender that keeps Nagle's algorithm on (asyncio's and Go's sockets turn it off
+by default, and picows and the `websockets` package on their own): a small segment waits for the
+last one's ACK, so once every half second one frame may wait up to 20 ms for the timer's ACK
+(which also takes the socket out of the mode again).
 """
 
 from __future__ import annotations
