@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
 from typing import Any
 
-log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 0.5
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
