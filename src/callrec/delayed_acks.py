@@ -22,9 +22,10 @@ last one's ACK, so once every half second one frame may wait up to 20 ms for the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from typing import Any
+
+from callrec.background import BackgroundTasks
 
 INTERVAL_SECONDS = 0.5
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
@@ -35,7 +36,7 @@ class DelayedAcks:
 
     def __init__(self) -> None:
         self._sockets: dict[asyncio.BaseTransport, Any] = {}  # its socket (uvloop's, or Python's)
-        self._task: asyncio.Task[None] | None = None
+        self._sweeps = BackgroundTasks("putting the streams' sockets back in delayed-ACK mode")
 
     def keep(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
@@ -47,13 +48,10 @@ class DelayedAcks:
 
     def start(self) -> None:
         if _QUICKACK is not None:
-            self._task = asyncio.get_running_loop().create_task(self._forever())
+            self._sweeps.spawn(self._forever())
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._sweeps.close()
 
     async def _forever(self) -> None:
         while True:
