@@ -6,8 +6,9 @@ size, what callrec's capture file holds before a write), so the memory measured 
 connections', not the audio's. Each frame's lag is measured as callrec measures it
 (callrec.media.hub.LagHistogram): for JSON, from the stream's `start` by the frame's timestamp;
 for binary, from the handshake by the samples received before the frame. On SIGTERM it prints its
-figures as JSON. Messages are taken whole (the load generator sends one frame a message; a
-fragmented message would be counted as its pieces). Not part of callrec.
+figures as JSON (bench/bare_figures.py: the lag over the measured seconds too, from SIGUSR1).
+Messages are taken whole (the load generator sends one frame a message; a fragmented message
+would be counted as its pieces). Not part of callrec.
 
     python bench/bare_picows.py --port PORT
 """
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import uvloop
+from bare_figures import MeasuredLag
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest, ws_create_server
 
 from callrec.media.hub import LagHistogram
@@ -90,18 +92,11 @@ async def main(port: int) -> None:
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
     loop.add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    measured = MeasuredLag(lag)
     server = await ws_create_server(Stream, "127.0.0.1", port)
     await stop
     server.close()
-    figures = {
-        "frames_received": frames,
-        "bytes_appended": emptied + sum(len(stream.buffer) for stream in streams),
-        "frame_lag_ms": {
-            "p50": lag.percentile_ms(0.5),
-            "p99": lag.percentile_ms(0.99),
-            "max": lag.worst_ms,
-        },
-    }
+    figures = measured.figures(frames, emptied + sum(len(stream.buffer) for stream in streams))
     print(json.dumps(figures), flush=True)
 
 

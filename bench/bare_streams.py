@@ -7,7 +7,8 @@ connections', not the audio's. Each frame's lag is measured as callrec measures 
 (callrec.media.hub.LagHistogram): for JSON, from the stream's `start` by the frame's timestamp;
 for binary, from the handshake by the samples received before the frame. Messages are read as
 bytes (`recv(decode=False)`), as picows hands them over. On SIGTERM it prints its figures as
-JSON. Not part of callrec.
+JSON (bench/bare_figures.py: the lag over the measured seconds too, from SIGUSR1). Not part of
+callrec.
 
     python bench/bare_streams.py --port PORT
 """
@@ -24,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import uvloop
+from bare_figures import MeasuredLag
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -77,17 +79,10 @@ async def handle(connection: ServerConnection) -> None:
 async def main(port: int) -> None:
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    measured = MeasuredLag(lag)
     async with serve(handle, "127.0.0.1", port, compression=None, max_queue=None):
         await stop
-    figures = {
-        "frames_received": frames,
-        "bytes_appended": emptied + sum(len(buffer) for buffer in buffers),
-        "frame_lag_ms": {
-            "p50": lag.percentile_ms(0.5),
-            "p99": lag.percentile_ms(0.99),
-            "max": lag.worst_ms,
-        },
-    }
+    figures = measured.figures(frames, emptied + sum(len(buffer) for buffer in buffers))
     print(json.dumps(figures), flush=True)
 
 

@@ -2,8 +2,9 @@
 
 Each stream speaks Twilio's Media Streams protocol: `start`, then one JSON `media` message every
 20 ms (50 a second, 160 bytes of μ-law), and each call has a live recording capturing it. The
-server runs pinned to CPU 0, the load generator (one uvloop process, a `picows` client: prebuilt
-messages, only the timestamp formatted per message, sent without awaiting) to CPU 1. The streams
+server runs pinned to CPU 0, the load generator (one uvloop process: `picows` opens the streams,
+then each frame is written whole to its socket, a `write(2)`, prebuilt but for a JSON message's
+timestamp) to CPU 1. The streams
 are opened first (a few handshakes in flight at once), their recordings started, and only then
 do the frames flow, each stream in its own phase of the 20 ms (the generator wakes every 2 ms
 and sends for the streams of that slot): a frame's timestamp is when it is sent, on its stream's
@@ -145,8 +146,8 @@ class Result:
     sent_total: int | None = None  # every frame sent (binary streams send from their handshake)
     rss_before_mb: float | None = None  # with one stream open, before the others
     lag_max_ms: float | None = None
-    #: callrec: lag p99 over the whole run, the opening included (binary streams send from
-    #: their handshake; p50/p99/max above are over the measured seconds)
+    #: lag p99 over the whole run, the opening included (binary streams send from their
+    #: handshake; p50/p99/max above are over the measured seconds)
     p99_whole_ms: float | None = None
     dropped: int = 0  # streams the server closed before the end
     binary: bool = False
@@ -218,16 +219,73 @@ class _Peer(WSListener):
                 self.on_closed()
 
 
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """A whole client WebSocket frame (FIN set) carrying `payload`, masked with the key 0.
+
+    RFC 6455 asks a client for an unpredictable key, against proxies that cache; a load
+    generator on loopback has none to fool, and the servers unmask every byte all the same
+    (picows and websockets have no shortcut for a zero key), so a frame costs them what a
+    browser's would. With the key 0 the masked payload is the payload: nothing to compute."""
+    size = len(payload)
+    if size < 126:
+        length = bytes([0x80 | size])
+    elif size < 1 << 16:
+        length = bytes([0x80 | 126]) + size.to_bytes(2, "big")
+    else:
+        length = bytes([0x80 | 127]) + size.to_bytes(8, "big")
+    return bytes([0x80 | opcode]) + length + b"\0\0\0\0" + payload
+
+
+#: A whole binary frame of PCM, made once: every binary stream sends it 50 times a second.
+PCM_FRAME = _client_frame(0x2, PCM)
+
+
+#: A `media` message's text frame header by the message's length (its timestamp's digits vary
+#: it), so that a frame is one formatting and one concatenation (0.5 µs; framed whole, 1.3 µs).
+MEDIA_HEADERS = {
+    len(message): _client_frame(0x1, message)[: -len(message)]
+    for message in (MEDIA % 10**digits for digits in range(13))
+}
+
+
+def _media_frame(ms: int) -> bytes:
+    """A whole text frame of a `media` message stamped `ms`."""
+    message = MEDIA % ms
+    return MEDIA_HEADERS[len(message)] + message
+
+
 @dataclass(slots=True)
 class _Stream:
+    """One stream of the generator: its frames are written to the socket's descriptor itself,
+    a `write(2)` each (picows framing and uvloop's transport cost ~1 µs a frame of user time,
+    and the generator's core is the limit: it also runs the server's TCP receive path, on
+    loopback). If the socket cannot take a whole frame, the rest, and every frame after it, go
+    through the transport, which keeps them in order and writes them when it can."""
+
     transport: WSTransport
     peer: _Peer
     call_sid: str
     started: float  # monotonic: when `start` was sent (JSON), or the handshake done (binary)
-    send: Callable[[WSMsgType, bytes], None] = print  # transport.send, looked up once
+    fd: int = -1  # the socket's descriptor while frames are written to it directly, else -1
 
     def __post_init__(self) -> None:
-        self.send = self.transport.send
+        underlying = self.transport.underlying_transport
+        if underlying.get_write_buffer_size() == 0:  # nothing queued that a frame could pass
+            self.fd = underlying.get_extra_info("socket").fileno()
+
+    def write(self, frame: bytes) -> None:
+        if self.fd >= 0:
+            try:
+                written = os.write(self.fd, frame)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # reset: the transport finds out, and the stream is dropped
+                written = 0
+            if written == len(frame):
+                return
+            self.fd = -1
+            frame = frame[written:]
+        self.transport.underlying_transport.write(frame)
 
 
 @dataclass
@@ -255,7 +313,7 @@ class _Sender:
         self.measuring = False
         self.stopped = False
         self.punctual = asyncio.Event()  # set while slots go out on time
-        self.began = time.monotonic()
+        self.tick = 0  # the next slot to send, counted from the first
         self.dropped = 0
 
     def add(self, stream: _Stream, slot: int) -> None:
@@ -275,14 +333,17 @@ class _Sender:
             await asyncio.wait_for(self.punctual.wait(), within)
 
     def next_slot(self) -> int:
-        """The slot whose turn comes next (a stream added now sends its first frame then)."""
-        return math.ceil((time.monotonic() - self.began) / (FRAME / SLOTS)) % SLOTS
+        """The slot whose turn comes next (a stream added now sends its first frame then). The
+        loop's own count, not the clock: uvloop's timers wake up to a millisecond early, and a
+        slot reckoned from the clock could be the one just sent, a whole 20 ms away (a stream's
+        clock starts at its handshake, so that stream's every frame would lag by 20 ms)."""
+        return self.tick % SLOTS
 
     async def run(self) -> None:
         period = FRAME / SLOTS
-        monotonic, text, binary = time.monotonic, WSMsgType.TEXT, WSMsgType.BINARY
-        tick = 0
-        self.began = began = monotonic()
+        monotonic, media, pcm = time.monotonic, _media_frame, PCM_FRAME
+        tick = self.tick = 0
+        began = monotonic()
         while not self.stopped:
             late = monotonic() - (began + tick * period)
             if late <= ON_TIME_SECONDS:
@@ -295,14 +356,14 @@ class _Sender:
                 self.lateness.counts[min(int(late * 1000), LagHistogram.LAST)] += len(streams)
             if self.binary:
                 for stream in streams:
-                    stream.send(binary, PCM)
+                    stream.write(pcm)
             else:
                 for stream in streams:
                     # The frame's timestamp is when it is sent, on the stream's clock (since
                     # `start`): the server's lag is then the delay from send to capture.
-                    stream.send(text, MEDIA % ((monotonic() - stream.started) * 1000))
+                    stream.write(media(int((monotonic() - stream.started) * 1000)))
             self.sent += len(streams)
-            tick += 1
+            tick = self.tick = tick + 1
             # Late: no sleep, but the loop still turns (writes the sockets could not take).
             await asyncio.sleep(max(0.0, began + tick * period - monotonic()))
 
@@ -671,18 +732,19 @@ def bench_bare(
     try:
         _wait_port(port)
         result = _run(server, f"ws://127.0.0.1:{port}/streams", label, calls, seconds, {},
-                      "AC" + "0" * 32, None, binary,
-                      opening, wait)  # fmt: skip
+                      "AC" + "0" * 32, None, binary, opening, wait,
+                      on_begin=lambda: server.send_signal(signal.SIGUSR1))  # fmt: skip
     finally:
         server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=120)
     figures = json.loads(out)
-    lag = figures["frame_lag_ms"]
+    lag = figures["measured_lag_ms"]  # from the SIGUSR1 sent as the measured seconds began
     result.received = figures["frames_received"]
     size = len(PCM) if binary else len(TONE)  # bytes a frame appended: PCM, or μ-law decoded
     if figures["bytes_appended"] != result.received * size:
         raise RuntimeError(f"{kind}: {figures['bytes_appended']} bytes appended, {size} a frame")
-    result.p50_ms, result.p99_ms, result.lag_max_ms = lag["p50"], lag["p99"], lag.get("max")
+    result.p50_ms, result.p99_ms, result.lag_max_ms = lag["p50"], lag["p99"], lag["max"]
+    result.p99_whole_ms = figures["frame_lag_ms"]["p99"]
     return result
 
 
@@ -1181,10 +1243,10 @@ def report_wide(
     mode = (
         "raw PCM in binary messages (`/streams?sampleRate=8000&channels=1&callSid=CA…`, HTTP "
         "Basic auth, 320 bytes of 16-bit little-endian PCM a message, 50 a second; each stream "
-        "sends from its handshake, its clock the samples sent; callrec's lag is over the "
-        "measured seconds (its lag counts read as they begin and after they end: the frames "
-        "between), 'whole run' over every frame, the opening of the others included; the "
-        "floors' lag is over the whole run; 'frames sent' counts them all, 'lost' is sent "
+        "sends from its handshake, its clock the samples sent; the lag is over the measured "
+        "seconds (callrec's lag counts read as they begin and after they end, a floor's "
+        "taken as they begin, at a SIGUSR1: the frames between), 'whole run' over every "
+        "frame, the opening of the others included; 'frames sent' counts them all, 'lost' is sent "
         "less received, less those dropped while fenced: frames before a recording began, "
         "or while the probe had it paused, are received and not captured, by design)"
         if binary
@@ -1215,7 +1277,9 @@ def report_wide(
             f"{heading} — {when}",
             "",
             f"`{command}`: one fresh server a run, pinned to CPU 0; the load generator (one "
-            f"uvloop process, a `picows` client) on CPU 1. Each call streams {mode} and has a "
+            "uvloop process: a `picows` client opens the streams, then each frame, prebuilt but "
+            "for a JSON message's timestamp, is written whole to its socket, a `write(2)` each) "
+            f"on CPU 1. Each call streams {mode} and has a "
             "live recording (callrec; the floors, bench/bare_streams.py on `websockets` and "
             "bench/bare_picows.py on `picows`, parse and decode each message and append it to "
             "the call's buffer, and record nothing). The streams are opened first, "
