@@ -50,6 +50,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import gc
 import json
 import math
 import os
@@ -340,6 +341,16 @@ class _Sender:
         return self.tick % SLOTS
 
     async def run(self) -> None:
+        # The collector is off while frames go: a collection of what 2,000 streams hold took up
+        # to 39 ms (generation 2, measured), every slot meanwhile late, and a binary frame's
+        # lateness is lag at the server. Sending makes no cycles.
+        gc.disable()
+        try:
+            await self._send()
+        finally:
+            gc.enable()
+
+    async def _send(self) -> None:
         period = FRAME / SLOTS
         monotonic, media, pcm = time.monotonic, _media_frame, PCM_FRAME
         tick = self.tick = 0
