@@ -505,6 +505,9 @@ class _LagReading:
         self.counts: dict[str, int] = {}
         self.delay_s = 0.0  # from the measured seconds' start to the reading's answer
         self._thread: threading.Thread | None = None
+        # Made now: making a client loads its TLS context, CPU that would fall on the
+        # generator's core as the measured seconds begin (a stall of its slots).
+        self._http = httpx.Client(timeout=60)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -512,7 +515,8 @@ class _LagReading:
 
     def _read(self) -> None:
         began = time.monotonic()
-        self.counts = httpx.get(self.url, timeout=60).json()["frame_lag_ms"]["counts"]
+        with self._http as http:
+            self.counts = http.get(self.url).json()["frame_lag_ms"]["counts"]
         self.delay_s = time.monotonic() - began
 
     def since(self, counts: dict[str, int]) -> tuple[int | None, int | None, int | None]:
@@ -541,7 +545,7 @@ class Probe:
     most a switch interval (5 ms) when the generator is busy."""
 
     def __init__(self, base: str, auth: tuple[str, str], account: str) -> None:
-        self.base, self.auth, self.account = base, auth, account
+        self.account = account
         self.path = ""  # set once the recording is known
         self.latencies_ms: list[float] = []
         self.statuses: list[int | str] = []
@@ -550,6 +554,9 @@ class Probe:
         self.app_ms: list[float] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Made now, not in the thread as the measured seconds begin: making a client loads
+        # its TLS context (the CA bundle), CPU that would fall on the generator's core then.
+        self._http = httpx.Client(base_url=base, auth=auth, timeout=60)
 
     def aim(self, call_sid: str, recording_sid: str) -> None:
         calls = f"/2010-04-01/Accounts/{self.account}/Calls/{call_sid}"
@@ -566,23 +573,23 @@ class Probe:
     def join(self) -> None:
         if self._thread is not None:
             self._thread.join(120)
+        self._http.close()
 
     def _run(self) -> None:
-        perf = time.perf_counter
-        with httpx.Client(base_url=self.base, auth=self.auth, timeout=60) as http:
-            http.get("/_callrec/health")  # the connection opened before the first measure
-            due = time.monotonic()
-            while not self._stop.is_set():
-                status = ("paused", "in-progress")[len(self.statuses) % 2]
-                sent = perf()
-                try:
-                    answer: int | str = http.post(self.path, data={"Status": status}).status_code
-                except httpx.HTTPError as error:
-                    answer = type(error).__name__
-                self.latencies_ms.append((perf() - sent) * 1000)
-                self.statuses.append(answer)
-                due = max(due + PROBE_PERIOD, time.monotonic())
-                self._stop.wait(due - time.monotonic())
+        perf, http = time.perf_counter, self._http
+        http.get("/_callrec/health")  # the connection opened before the first measure
+        due = time.monotonic()
+        while not self._stop.is_set():
+            status = ("paused", "in-progress")[len(self.statuses) % 2]
+            sent = perf()
+            try:
+                answer: int | str = http.post(self.path, data={"Status": status}).status_code
+            except httpx.HTTPError as error:
+                answer = type(error).__name__
+            self.latencies_ms.append((perf() - sent) * 1000)
+            self.statuses.append(answer)
+            due = max(due + PROBE_PERIOD, time.monotonic())
+            self._stop.wait(due - time.monotonic())
 
     @property
     def failed(self) -> int:
