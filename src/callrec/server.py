@@ -28,7 +28,6 @@ from callrec.delayed_acks import DelayedAcks
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.draining import Draining
-from callrec.heap import HeapTrimmer
 from callrec.ids import Clock, ProcessIdentity, SidFactory, new_sid, system_clock
 from callrec.logs import Answered, RequestLines
 from callrec.media.files import MediaFiles
@@ -223,7 +222,6 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
     )
     metrics_listener: list[web.AppRunner] = []
     acks = DelayedAcks()
-    heap = HeapTrimmer()
     request_line = RequestLines(config.log_format)
 
     async def start() -> None:
@@ -231,7 +229,6 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
         tune_gc()
         media.start_flushing()
         acks.start()
-        heap.start()
         await store.open()
         await membership.join()  # takes over what processes that died left, this one's last run too
         dispatcher.start()
@@ -249,7 +246,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
             ("membership", membership.close),
             ("peers", peers.close), ("streams", streams.close), ("call flows", flows.close),
             ("TwiML requests", twiml.close), ("accounts", accounts.close),
-            ("delayed ACKs", acks.close), ("heap trims", heap.close),
+            ("delayed ACKs", acks.close),
             ("background work", lifecycle.close), ("media", media.close),
             ("store", store.close),
         ]  # fmt: skip
