@@ -278,9 +278,7 @@ class _Stream:
         if self.fd >= 0:
             try:
                 written = os.write(self.fd, frame)
-            except BlockingIOError:
-                written = 0
-            except OSError:  # reset: the transport finds out, and the stream is dropped
+            except OSError:  # full (EAGAIN), or reset: the transport queues it, or finds out
                 written = 0
             if written == len(frame):
                 return
@@ -353,15 +351,15 @@ class _Sender:
     async def _send(self) -> None:
         period = FRAME / SLOTS
         monotonic, media, pcm = time.monotonic, _media_frame, PCM_FRAME
-        tick = self.tick = 0
+        self.tick = 0
         began = monotonic()
         while not self.stopped:
-            late = monotonic() - (began + tick * period)
+            late = monotonic() - (began + self.tick * period)
             if late <= ON_TIME_SECONDS:
                 self.punctual.set()
             else:
                 self.punctual.clear()
-            streams = self.slots[tick % SLOTS]
+            streams = self.slots[self.tick % SLOTS]
             if self.measuring:
                 self.worst = max(self.worst, late)
                 self.lateness.counts[min(int(late * 1000), LagHistogram.LAST)] += len(streams)
@@ -374,9 +372,9 @@ class _Sender:
                     # `start`): the server's lag is then the delay from send to capture.
                     stream.write(media(int((monotonic() - stream.started) * 1000)))
             self.sent += len(streams)
-            tick = self.tick = tick + 1
+            self.tick += 1
             # Late: no sleep, but the loop still turns (writes the sockets could not take).
-            await asyncio.sleep(max(0.0, began + tick * period - monotonic()))
+            await asyncio.sleep(max(0.0, began + self.tick * period - monotonic()))
 
 
 async def drive(
