@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callrec.domain.model import RecordingTrack
-from callrec.media.capture import HEADER_BYTES, TRACKS, CaptureWriter, read
+from callrec.media.capture import BUFFERED_RECORDS, HEADER_BYTES, TRACKS, CaptureWriter, read
 from callrec.media.codec import ulaw_decode
 from callrec.media.encoding import Encoding
 
@@ -164,3 +164,28 @@ def test_a_view_of_a_reused_buffer_is_kept_as_it_was(
         [row[:n] for row, n in zip(captured.samples, captured.count, strict=True)]
     )
     assert kept.tolist() == list(range(samples))
+
+
+@pytest.mark.parametrize("key", [None, KEY], ids=["plain", "sealed"])
+def test_a_full_buffer_is_written_as_the_next_record_comes(
+    tmp_path: Path, key: bytes | None
+) -> None:
+    """A flusher late enough to let a writer's buffer fill: what it held goes to the file when
+    the next record comes, and every record reads back, in order."""
+    path = tmp_path / "f.cap"
+    writer = CaptureWriter(path, 8_000, Encoding.PCM16, key)
+    frames = _frames(3 * BUFFERED_RECORDS + 7)
+    long_frame = np.arange(400, dtype="<i2").tobytes()  # 2.5 blocks: three records
+    for i, frame in enumerate(frames):
+        writer.append(RecordingTrack.INBOUND, i * 20_000, frame)
+        if i % 50 == 0:
+            writer.append(RecordingTrack.OUTBOUND, i * 20_000, long_frame)
+    assert len(read(path, key).media_at) >= 2 * BUFFERED_RECORDS  # written, never flushed
+    writer.close()
+    captured = read(path, key)
+    inbound = captured.of(RecordingTrack.INBOUND)
+    assert inbound.samples.tobytes() == b"".join(frames)
+    assert inbound.media_at.tolist() == [i * 20_000 for i in range(len(frames))]
+    outbound = captured.of(RecordingTrack.OUTBOUND)
+    assert outbound.count.tolist() == [160, 160, 80] * len(range(0, len(frames), 50))
+    assert outbound.samples[:3].reshape(-1)[:400].tolist() == list(range(400))
