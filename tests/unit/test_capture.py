@@ -10,7 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callrec.domain.model import RecordingTrack
-from callrec.media.capture import BUFFERED_RECORDS, HEADER_BYTES, TRACKS, CaptureWriter, read
+from callrec.media.capture import (
+    BUFFERED_RECORDS_A_TRACK,
+    HEADER_BYTES,
+    TRACKS,
+    CaptureWriter,
+    read,
+)
 from callrec.media.codec import ulaw_decode
 from callrec.media.encoding import Encoding
 
@@ -167,20 +173,23 @@ def test_a_view_of_a_reused_buffer_is_kept_as_it_was(
 
 
 @pytest.mark.parametrize("key", [None, KEY], ids=["plain", "sealed"])
+@pytest.mark.parametrize("tracks", [1, 2])
 def test_a_full_buffer_is_written_as_the_next_record_comes(
-    tmp_path: Path, key: bytes | None
+    tmp_path: Path, key: bytes | None, tracks: int
 ) -> None:
-    """A flusher late enough to let a writer's buffer fill: what it held goes to the file when
-    the next record comes, and every record reads back, in order."""
+    """A flusher late enough to let a writer's buffer fill (or a stream sending more tracks
+    than it said): what it held goes to the file when the next record comes, and every record
+    reads back, in order."""
     path = tmp_path / "f.cap"
-    writer = CaptureWriter(path, 8_000, Encoding.PCM16, key)
-    frames = _frames(3 * BUFFERED_RECORDS + 7)
+    writer = CaptureWriter(path, 8_000, Encoding.PCM16, key, tracks)
+    frames = _frames(6 * BUFFERED_RECORDS_A_TRACK + 7)
     long_frame = np.arange(400, dtype="<i2").tobytes()  # 2.5 blocks: three records
     for i, frame in enumerate(frames):
         writer.append(RecordingTrack.INBOUND, i * 20_000, frame)
         if i % 50 == 0:
             writer.append(RecordingTrack.OUTBOUND, i * 20_000, long_frame)
-    assert len(read(path, key).media_at) >= 2 * BUFFERED_RECORDS  # written, never flushed
+    written = len(read(path, key).media_at)  # never flushed
+    assert written >= len(frames) - tracks * BUFFERED_RECORDS_A_TRACK
     writer.close()
     captured = read(path, key)
     inbound = captured.of(RecordingTrack.INBOUND)

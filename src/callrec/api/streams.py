@@ -267,7 +267,12 @@ class _TwilioStream(Stream):
         if not await self._may_stream(start.account_sid):
             raise ProtocolError("not authenticated for this account")
         call = await self._services.streams.attach(
-            start.account_sid, start.call_sid, start.rate, Encoding.MULAW, self.close_for_restart
+            start.account_sid,
+            start.call_sid,
+            start.rate,
+            Encoding.MULAW,
+            len(start.tracks),
+            self.close_for_restart,
         )
         self._call_sid = call.sid
 
@@ -336,7 +341,7 @@ class _BinaryStream(Stream):
         assert rate is not None
         self._rate, self._channels = rate, channels
         call = await self._services.streams.attach(
-            account_sid, call_sid, rate, Encoding.PCM16, self.close_for_restart
+            account_sid, call_sid, rate, Encoding.PCM16, channels, self.close_for_restart
         )
         self._call_sid = call.sid
 

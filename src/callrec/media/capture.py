@@ -53,9 +53,9 @@ TRACK_CODES = {RecordingTrack.INBOUND: 0, RecordingTrack.OUTBOUND: 1}
 TRACKS = {code: track for track, code in TRACK_CODES.items()}
 _ADLER = 65_521
 _CHECK_CHUNK = 16_384
-#: Records a writer's buffer holds: a flush interval's (half a second, 25 frames a track) of two
-#: tracks, and room for a late flusher; ~21 KB for 8 kHz PCM, ~11 KB for μ-law.
-BUFFERED_RECORDS = 64
+#: Records a writer's buffer holds for each track it is told to expect: a flush interval's (half
+#: a second, 25 frames) and room for a late flusher. ~11 KB a track for 8 kHz PCM, ~6 for μ-law.
+BUFFERED_RECORDS_A_TRACK = 32
 
 
 def _record_type(block: int, encoding: Encoding, sealed: bool = False) -> np.dtype[np.void]:
@@ -122,8 +122,9 @@ class CaptureWriter:
     Records wait in a buffer of fixed size, made with the writer and never grown or freed:
     buffers grown by each frame and freed at each flush left the heap full of holes after 2,000
     streams opened at once (docs/BENCHMARKS.md, "Memory kept after 2,000 streams open at once").
-    It holds a flush interval's records of two tracks and then some; a flusher late enough to
-    let it fill has it flushed as the next record comes."""
+    It holds a flush interval's records of the `tracks` the stream sends, and then some; a
+    flusher late enough to let it fill (or more tracks than told) has it written as the next
+    record comes."""
 
     # Read for every frame, thousands of writers apart in memory: slots, not an instance dict.
     __slots__ = (
@@ -141,7 +142,9 @@ class CaptureWriter:
         "rate",
     )
 
-    def __init__(self, path: Path, rate: int, encoding: Encoding, key: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path, rate: int, encoding: Encoding, key: bytes | None = None, tracks: int = 2
+    ) -> None:
         self.path = path
         if path.exists():
             rate, block, encoding, sealed, valid_end = _scan(path)
@@ -162,7 +165,8 @@ class CaptureWriter:
         self._record_bytes = _record_type(block, encoding, sealed).itemsize
         # A view, written through: a bytearray's own slice assignment copies a view it is
         # given into a new bytearray first (136 against 62 ns a frame, measured).
-        self._buffer = memoryview(bytearray(HEADER_BYTES + BUFFERED_RECORDS * self._record_bytes))
+        records = BUFFERED_RECORDS_A_TRACK * tracks
+        self._buffer = memoryview(bytearray(HEADER_BYTES + records * self._record_bytes))
         self._buffer[: len(header)] = header
         self._filled = len(header)
         self._cipher = AESGCM(key) if sealed and key is not None else None

@@ -50,6 +50,7 @@ class _Stream:
     position: Micros  # the media clock at the end of the last frame
     began: float  # monotonic seconds when the stream began: frame lag is measured from it
     width: int = 1  # bytes a sample (the encoding's: kept here, read for every frame)
+    tracks: int = 2  # how many it sends: its capture files' buffers are sized for them
 
 
 class LagHistogram:
@@ -258,9 +259,11 @@ class MediaHub:
 
     # streams, driven by the ingest
 
-    def stream_started(self, call_sid: str, rate: int, encoding: Encoding, origin: Micros) -> None:
+    def stream_started(
+        self, call_sid: str, rate: int, encoding: Encoding, origin: Micros, tracks: int = 2
+    ) -> None:
         self._streams[call_sid] = _Stream(
-            rate, encoding, origin, origin, time.monotonic(), encoding.width
+            rate, encoding, origin, origin, time.monotonic(), encoding.width, tracks
         )
 
     @property
@@ -312,7 +315,8 @@ class MediaHub:
     def _open(self, recording_sid: str, stream: _Stream) -> CaptureWriter:
         sealed = self._captures[recording_sid].sealed or self.files.at_rest
         key = self.files.capture_key(recording_sid) if sealed else None
-        return CaptureWriter(self.files.capture(recording_sid), stream.rate, stream.encoding, key)
+        path = self.files.capture(recording_sid)
+        return CaptureWriter(path, stream.rate, stream.encoding, key, stream.tracks)
 
     # durability
 

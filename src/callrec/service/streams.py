@@ -62,13 +62,15 @@ class StreamService:
         call_sid: str | None,
         rate: int,
         encoding: Encoding,
+        tracks: int,
         close: Callable[[], Awaitable[None]],
     ) -> Call:
         """The stream's call: `call_sid` of the account if known (answered now if it was still
         ringing), else a new call in progress under that sid. Its synthetic audio, if any,
         ends here, and this process runs the call from now on: if another one did, it hands
-        the call over first (raises CallBusy while that one still has a stream of it). `close`
-        closes the stream's socket, should this process have to let go of it."""
+        the call over first (raises CallBusy while that one still has a stream of it). `tracks`:
+        how many the stream sends. `close` closes the stream's socket, should this process have
+        to let go of it."""
         sid = call_sid or self._deps.new_sid("CA")
         deadline = time.monotonic() + TAKEOVER_WAIT_SECONDS
         while True:
@@ -86,7 +88,7 @@ class StreamService:
         pending = self._hang_ups.pop(sid, None)
         if pending is not None:
             pending.cancel()  # the stream came back in time
-        self._deps.media.stream_started(sid, rate, encoding, origin)
+        self._deps.media.stream_started(sid, rate, encoding, origin, tracks)
         self._sockets[sid] = close
         return call
 
