@@ -146,6 +146,9 @@ class Result:
     sealed_files: int | None = None
     sent_total: int | None = None  # every frame sent (binary streams send from their handshake)
     rss_before_mb: float | None = None  # with one stream open, before the others
+    #: the most RSS the server had in the run (its VmHWM: the calls ending together, as a rule)
+    rss_peak_mb: float | None = None
+    rss_after_mb: float | None = None  # once the calls had ended and the server was idle again
     lag_max_ms: float | None = None
     #: lag p99 over the whole run, the opening included (binary streams send from their
     #: handshake; p50/p99/max above are over the measured seconds)
@@ -617,9 +620,9 @@ def _percentile(values: list[float], share: float) -> float | None:
 # a run
 
 
-def _rss_mb(pid: int) -> float:
+def _rss_mb(pid: int, field: str = "VmRSS") -> float:
     text = Path(f"/proc/{pid}/status").read_text()
-    return int(found(r"VmRSS:\s+(\d+)", text)) / 1024
+    return int(found(field + r":\s+(\d+)", text)) / 1024
 
 
 def _settle(pid: int, longest: float = 30.0) -> None:
@@ -810,7 +813,8 @@ def _run(
     )  # fmt: skip
     if probe is not None:
         probe.join()
-    _settle(server.pid)
+    _settle(server.pid)  # the calls have ended: their recordings are finished meanwhile
+    rss["peak"], rss["after"] = _rss_mb(server.pid, "VmHWM"), _rss_mb(server.pid)
     (began, cpu0, own0, busy0, segments0), (ended, cpu1, own1, busy1, segments1) = marks
     others = (busy1 - busy0) - (cpu1 - cpu0) - (own1 - own0)
     return Result(
@@ -818,7 +822,8 @@ def _run(
         client_late_p99_ms=result.late_p99_ms, server_cpu_s=cpu1 - cpu0, wall_s=ended - began,
         generator_cores=(own1 - own0) / (ended - began),
         others_cores=max(0.0, others) / (ended - began), sent_total=result.sent_total,
-        rss_before_mb=rss["before"], dropped=result.dropped, binary=binary, waited_s=waited,
+        rss_before_mb=rss["before"], rss_peak_mb=rss["peak"], rss_after_mb=rss["after"],
+        dropped=result.dropped, binary=binary, waited_s=waited,
         segments=segments1 - segments0,
     )  # fmt: skip
 
@@ -1118,7 +1123,7 @@ def report_wide(
         " | lag p99 ms | lag max ms"
         + (" | lag p99 ms, whole run" if binary else "")
         + " | server CPU µs / frame | server CPU, cores | TCP segments / frame | RSS MB before"
-        " | RSS MB live | KB / stream |"
+        " | RSS MB live | KB / stream | RSS MB peak | RSS MB after the calls |"
         + (
             " REST p50 ms | REST p99 ms | REST max ms | REST in the app p50 / p99 ms"
             " | REST not 200 |"
@@ -1126,7 +1131,7 @@ def report_wide(
             else ""
         )
         + " generator late ms | generator late p99 ms | generator, cores | others, cores |",
-        "|---|---:|" + ("---:|" if several else "") + "---:|" * (20 + 5 * probed + binary),
+        "|---|---:|" + ("---:|" if several else "") + "---:|" * (22 + 5 * probed + binary),
     ]
     for r in sorted(results, key=lambda r: (r.calls, order.get(r.server, 99), r.round)):
         sent = r.sent_total if r.sent_total is not None else r.sent
@@ -1143,7 +1148,7 @@ def report_wide(
             f"{'*' if (r.cores or 0) >= SATURATED else ''} | "
             f"{_fmt(r.cores, 2)} | {_fmt(r.segments_per_frame, 2)} | "
             f"{_fmt(r.rss_before_mb, 0)} | {_fmt(r.rss_mb, 0)} | "
-            f"{_fmt(r.kb_per_stream)} |"
+            f"{_fmt(r.kb_per_stream)} | {_fmt(r.rss_peak_mb, 0)} | {_fmt(r.rss_after_mb, 0)} |"
             + (_probe_cells(r) if probed else "")
             + f" {r.client_late_ms:.0f} | {_fmt(r.client_late_p99_ms, 0)} | "
             f"{_fmt(r.generator_cores, 2)} | {_fmt(r.others_cores, 2)} |"
@@ -1311,7 +1316,9 @@ def report_wide(
             "own, and the server's ACKs; one ACK for every second frame is TCP's delayed ACK). "
             "RSS: before, with one stream open and "
             "recording (what the first stream loads is not counted); live, at the end of the "
-            "measured seconds; KB / stream: the difference over the other streams."
+            "measured seconds; KB / stream: the difference over the other streams; peak: the "
+            "most the server held in the run (VmHWM), as a rule while the calls ended together "
+            "and callrec finished their recordings; after the calls: once it was idle again."
             f"{probe_text} 'generator late': how far the generator fell behind real time at "
             "worst (beyond a few ms, the row measures the generator); 'generator late p99': "
             "how late the slots of the measured seconds' frames went, at the frames' p99 (a "
@@ -1466,7 +1473,8 @@ def _wide_progress(r: Result) -> str:
         )
         + f"RSS "
         f"{_fmt(r.rss_before_mb, 0)} -> {_fmt(r.rss_mb, 0)} MB ({_fmt(r.kb_per_stream)} KB a "
-        f"stream), late {r.client_late_ms:.0f} ms (p99 {_fmt(r.client_late_p99_ms, 0)}), "
+        f"stream; peak {_fmt(r.rss_peak_mb, 0)}, after the calls {_fmt(r.rss_after_mb, 0)}), "
+        f"late {r.client_late_ms:.0f} ms (p99 {_fmt(r.client_late_p99_ms, 0)}), "
         f"generator {_fmt(r.generator_cores, 2)} cores,"
         f" others {_fmt(r.others_cores, 2)}, dropped {r.dropped}"
     )

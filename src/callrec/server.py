@@ -28,6 +28,7 @@ from callrec.delayed_acks import DelayedAcks
 from callrec.domain.model import MICROS_PER_SECOND
 from callrec.domain.recording import SOFT_DELETE_RETENTION
 from callrec.draining import Draining
+from callrec.heap import return_large_blocks
 from callrec.ids import Clock, ProcessIdentity, SidFactory, new_sid, system_clock
 from callrec.logs import Answered, RequestLines
 from callrec.media.files import MediaFiles
@@ -227,6 +228,7 @@ def build(config: Config, clock: Clock = system_clock, sid_factory: SidFactory =
     async def start() -> None:
         services.draining.bind()
         tune_gc()
+        return_large_blocks()
         media.start_flushing()
         acks.start()
         await store.open()
