@@ -2,11 +2,12 @@
 
 glibc maps a block of 128 KB or more on its own and unmaps it when it is freed, but the first
 time such a block is freed it raises that threshold to the block's size, for good: after one
-scrypt check (a 16 MB block, services.accounts) every block up to 16 MB comes from the heap,
+scrypt check (a 16 MB block, service/accounts.py) every block up to 16 MB comes from the heap,
 and what is freed there is given back only from the heap's top. The arrays of recordings
 rendered together (2,000 calls ending at once) then stayed in the RSS after they were freed:
-~380 MB where the live streams had needed ~160 (docs/BENCHMARKS.md). Setting the threshold
-fixes it where it starts. Nothing on a frame's path allocates a block that large.
+248 to 318 MB once the calls had ended, where the live streams had needed 159; 160 to 167 with
+the threshold set (docs/BENCHMARKS.md, "The C heap's large blocks given back"). Nothing on a
+frame's path allocates a block that large.
 """
 
 from __future__ import annotations
