@@ -139,6 +139,8 @@ class _Counted(Collector):
              stats.frames_gated),
             ("dropped_fenced", "Frames dropped while this process could not prove it holds its"
              " calls.", stats.frames_fenced),
+            ("dropped_unwritten", "Frames dropped because the OS refused to write their"
+             " capture file (a full disk).", stats.frames_unwritten),
         ):  # fmt: skip
             yield CounterMetricFamily(f"callrec_media_frames_{name}", text, value=value)
         yield GaugeMetricFamily(

@@ -55,6 +55,7 @@ def routes(services: Services) -> list[Route]:
                 "frames_captured": media.frames_captured,
                 "frames_dropped_while_paused": media.frames_gated,
                 "frames_dropped_while_fenced": media.frames_fenced,
+                "frames_dropped_unwritten": media.frames_unwritten,
                 "process_id": services.process.id,
                 "frame_lag_ms": {
                     "p50": media.lag.percentile_ms(0.50),

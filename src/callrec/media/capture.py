@@ -136,6 +136,7 @@ class CaptureWriter:
         "_nonce_prefix",
         "_record_bytes",
         "_sealed_records",
+        "_written",
         "block",
         "encoding",
         "path",
@@ -152,14 +153,15 @@ class CaptureWriter:
                 raise ValueError(f"{path} is sealed: its key is needed to append to it")
             with path.open("r+b") as file:
                 file.truncate(valid_end)  # cut a torn tail before appending after it
-            self._file: BinaryIO = path.open("ab", buffering=0)
             header = b""
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            block, sealed = rate // BLOCKS_PER_SECOND, key is not None
-            self._file = path.open("wb", buffering=0)
+            block, sealed, valid_end = rate // BLOCKS_PER_SECOND, key is not None, 0
             magic = SEALED_MAGIC if sealed else MAGIC
             header = _FILE_HEADER.pack(magic, rate, block, encoding)
+        # Appended to, always: a write the OS refused part of is cut off by truncating alone.
+        self._file: BinaryIO = path.open("ab", buffering=0)
+        self._written = valid_end  # the file's length: whole records, and the header
         self.rate, self.block, self.encoding = rate, block, encoding
         self._bytes = block * encoding.width
         self._record_bytes = _record_type(block, encoding, sealed).itemsize
@@ -244,17 +246,28 @@ class CaptureWriter:
     def flush(self) -> None:
         """Hand what was appended to the OS in one write: a crash of the process no longer
         loses it. (A write a frame cost more than the frame's other work, at thousands of
-        streams; docs/BENCHMARKS.md.)"""
+        streams; docs/BENCHMARKS.md.) Raises OSError when the OS refuses the write (a full
+        disk): the file is cut back to its whole records, and what was appended stays here, to
+        be written by the next flush; a full buffer then takes no more."""
         if not self._filled:
             return
         written, pending = 0, self._buffer[: self._filled]
-        while written < len(pending):  # unbuffered: a write may take less than all
-            written += self._file.write(pending[written:]) or 0
+        try:
+            while written < len(pending):  # unbuffered: a write may take less than all
+                written += self._file.write(pending[written:]) or 0
+        except OSError:
+            if written:
+                self._file.truncate(self._written)  # no record torn in the middle of the file
+            raise
+        self._written += written
         self._filled = 0
 
     def close(self) -> None:
-        self.flush()
-        self._file.close()
+        """Flush, and close the file even if the OS refuses the flush (OSError, raised)."""
+        try:
+            self.flush()
+        finally:
+            self._file.close()
 
 
 def is_sealed(path: Path) -> bool:

@@ -40,6 +40,8 @@ FLUSH_INTERVAL_SECONDS = 0.5
 #: once, 2,000 captures took ~23 ms of the loop in one go (11.5 µs a file's write, measured),
 #: every frame meanwhile waiting, and near a full core the backlog took ~100 ms to drain.
 FLUSH_TURNS = 10
+#: A capture file the OS refuses to write (a full disk) is logged at most this often.
+REFUSAL_LOG_SECONDS = 10.0
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ class Stats:
     frames_gated: int = 0  # dropped at a closed gate: a paused recording
     frames_unusable: int = 0  # a later stream at another sample rate than the capture file
     frames_fenced: int = 0  # dropped while this process could not prove it holds its calls
+    frames_unwritten: int = 0  # dropped: the OS refused their capture file's write (disk full)
     lag: LagHistogram = field(default_factory=LagHistogram)
 
     @property
@@ -144,6 +147,7 @@ class MediaHub:
     _fenced: dict[str, Micros] | None = None
     #: Until when (monotonic seconds) this process may write: its lease in the deployment.
     _lease_until: float = math.inf
+    _refusal_logged: float = -math.inf  # when a refused write was last logged (monotonic)
     _lag_counts: list[int] = field(init=False)  # stats.lag's, added to for every frame
 
     def __post_init__(self) -> None:
@@ -202,7 +206,7 @@ class MediaHub:
         if not recordings:
             self._by_call.pop(capture.call_sid, None)
         if capture.writer is not None:
-            capture.writer.close()
+            self._close(recording_sid, capture.writer)
 
     def recordings_of(self, call_sid: str) -> list[str]:
         """The recordings of the call this process captures."""
@@ -211,9 +215,9 @@ class MediaHub:
     def close_files(self, call_sid: str) -> None:
         """Hand every capture file of the call to the OS and close it (another process is taking
         the call over and will append to them); gates stay as they are."""
-        for capture in self._by_call.get(call_sid, {}).values():
+        for sid, capture in self._by_call.get(call_sid, {}).items():
             if capture.writer is not None:
-                capture.writer.close()
+                self._close(sid, capture.writer)
                 capture.writer = None
 
     def release(self, call_sid: str) -> None:
@@ -300,15 +304,21 @@ class MediaHub:
             if not capture.open:
                 stats.frames_gated += 1
                 continue  # a paused recording: the frame is dropped here, before any buffer
-            if capture.writer is None:
-                capture.writer = self._open(sid, stream)
-            writer = capture.writer
-            if writer.encoding is stream.encoding and writer.rate == stream.rate:
-                writer.append(track, media_at, data)
-            elif writer.rate == stream.rate:  # a new stream of the call in another encoding
-                writer.append(track, media_at, transcode(data, stream.encoding, writer.encoding))
-            else:
-                stats.frames_unusable += 1  # another sample rate: not resampled (our decision)
+            try:
+                if capture.writer is None:
+                    capture.writer = self._open(sid, stream)
+                writer = capture.writer
+                if writer.encoding is stream.encoding and writer.rate == stream.rate:
+                    writer.append(track, media_at, data)
+                elif writer.rate == stream.rate:  # a new stream of the call in another encoding
+                    audio = transcode(data, stream.encoding, writer.encoding)
+                    writer.append(track, media_at, audio)
+                else:
+                    stats.frames_unusable += 1  # another sample rate: not resampled (our decision)
+                    continue
+            except OSError as refused:  # its buffer full (or its file new), the OS refusing
+                stats.frames_unwritten += 1
+                self._refused(sid, refused)
                 continue
             stats.frames_captured += 1
 
@@ -317,6 +327,24 @@ class MediaHub:
         key = self.files.capture_key(recording_sid) if sealed else None
         path = self.files.capture(recording_sid)
         return CaptureWriter(path, stream.rate, stream.encoding, key, stream.tracks)
+
+    def _close(self, recording_sid: str, writer: CaptureWriter) -> None:
+        try:
+            writer.close()
+        except OSError as refused:
+            self._refused(recording_sid, refused)
+
+    def _refused(self, recording_sid: str, error: OSError) -> None:
+        """The OS refused to write a capture file: said in the log, at most every
+        REFUSAL_LOG_SECONDS (with thousands of streams on one full disk, it refuses them all)."""
+        now = _monotonic()
+        if now - self._refusal_logged >= REFUSAL_LOG_SECONDS:
+            self._refusal_logged = now
+            log.error(
+                "the capture file of %s cannot be written (%s): its frames are dropped until it"
+                " can, those of any other file refused alike (frames_unwritten counts them)",
+                recording_sid, error,
+            )  # fmt: skip
 
     # durability
 
@@ -328,9 +356,9 @@ class MediaHub:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
-        for capture in self._captures.values():
+        for sid, capture in self._captures.items():
             if capture.writer is not None:
-                capture.writer.close()
+                self._close(sid, capture.writer)
 
     async def _flush_forever(self) -> None:
         """Every capture's appended audio to its file at least every FLUSH_INTERVAL_SECONDS,
@@ -340,7 +368,10 @@ class MediaHub:
         while True:
             due += period
             await asyncio.sleep(due - loop.time())
-            for capture in self._captures.values():
+            for sid, capture in self._captures.items():
                 if capture.turn == turn and capture.writer is not None:
-                    capture.writer.flush()
+                    try:
+                        capture.writer.flush()
+                    except OSError as refused:  # kept buffered, tried again at its next turn
+                        self._refused(sid, refused)
             turn = (turn + 1) % FLUSH_TURNS
