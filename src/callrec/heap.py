@@ -13,7 +13,6 @@ frame's path allocates a block that large.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 
 log = logging.getLogger(__name__)
@@ -25,11 +24,9 @@ MAPPED_FROM_BYTES = 128 * 1024  # glibc's own starting threshold
 def return_large_blocks() -> bool:
     """Have blocks of MAPPED_FROM_BYTES or more always mapped on their own, so that freeing one
     gives its memory back. False where the C library is not glibc (nothing changed)."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):
-        mallopt = None
+    # The process's own symbols, the C library's among them (ctypes.util.find_library would
+    # run ldconfig in a subprocess to name it).
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is None:
         log.debug("no glibc mallopt here: the C heap keeps its own thresholds")
         return False
